@@ -1,0 +1,319 @@
+// Package relay is an SMTP server on loopback built on go-smtp's server: the
+// engine of `mailer sink` and the scripted fake relay of the tests. It stores
+// what it receives (as .eml files and/or in memory), counts connections, and
+// can reject, defer, drop or stall recipients that match rules.
+//
+// It must not import campaign, render, sender or cmd.
+package relay
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Action is what a rule does to a matching recipient.
+type Action int
+
+const (
+	// Reply answers with Rule.Code/Enhanced/Text (a 4xx or 5xx).
+	Reply Action = iota
+	// Drop closes the connection without a reply.
+	Drop
+	// Stall waits Rule.Delay before going on as normal.
+	Stall
+)
+
+// Rule scripts the relay's answer for recipients matching Match at Stage
+// ("MAIL", "RCPT" or "DATA"; DATA means after the final dot).
+type Rule struct {
+	Match    *regexp.Regexp
+	Stage    string
+	Action   Action
+	Code     int
+	Enhanced smtp.EnhancedCode
+	Text     string
+	Delay    time.Duration
+	// Times limits how often the rule fires (0: always), so a test can
+	// defer a recipient once and then accept it.
+	Times int
+	fired atomic.Int64
+}
+
+// Options configure a Server.
+type Options struct {
+	// Dir, when set, receives every accepted message as an .eml file.
+	Dir string
+	// Keep holds accepted messages in memory for Messages.
+	Keep bool
+	// TLS offers STARTTLS with this config; with ImplicitTLS the listener
+	// itself speaks TLS.
+	TLS         *tls.Config
+	ImplicitTLS bool
+	// Users enables AUTH PLAIN with these user/password pairs.
+	Users map[string]string
+	Rules []*Rule
+	// SMTPUTF8 advertises the SMTPUTF8 extension.
+	SMTPUTF8 bool
+}
+
+// Message is one accepted message.
+type Message struct {
+	From, To string
+	Data     []byte
+}
+
+// Server is a running relay.
+type Server struct {
+	opts      Options
+	srv       *smtp.Server
+	ln        net.Listener
+	done      chan struct{}
+	closeOnce sync.Once
+	conns     atomic.Int64
+	open      atomic.Int64
+	maxOpen   atomic.Int64
+	accepted  atomic.Int64
+	rejected  atomic.Int64
+	seq       atomic.Int64
+	mu        sync.Mutex
+	msgs      []Message
+	rcpts     map[string]int
+}
+
+// Listen starts a relay on addr (for example "127.0.0.1:0").
+func Listen(addr string, opts Options) (*Server, error) {
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, ln: ln, done: make(chan struct{}), rcpts: map[string]int{}}
+	srv := smtp.NewServer(s)
+	srv.Domain = "relay.test"
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = time.Minute
+	srv.MaxMessageBytes = 64 << 20
+	srv.MaxRecipients = 100
+	srv.EnableSMTPUTF8 = opts.SMTPUTF8
+	srv.ErrorLog = quietLog{}
+	if opts.TLS != nil {
+		srv.TLSConfig = opts.TLS
+		if opts.ImplicitTLS {
+			s.ln = tls.NewListener(ln, opts.TLS)
+		}
+	}
+	s.srv = srv
+	go func() {
+		defer close(s.done)
+		srv.Serve(s.ln)
+	}()
+	return s, nil
+}
+
+type quietLog struct{}
+
+func (quietLog) Printf(string, ...interface{}) {}
+func (quietLog) Println(...interface{})        {}
+
+// Addr is the address the relay listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the relay and closes every connection.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.srv.Close()
+		s.ln.Close() // Serve may not have registered it with srv yet
+		<-s.done
+	})
+	return nil
+}
+
+// Conns is how many connections the relay has accepted; MaxOpen the most
+// that were open at one time.
+func (s *Server) Conns() int64   { return s.conns.Load() }
+func (s *Server) MaxOpen() int64 { return s.maxOpen.Load() }
+
+// Accepted is how many messages the relay accepted (replied 250 to the dot).
+func (s *Server) Accepted() int64 { return s.accepted.Load() }
+
+// Received counts how many times the final dot of a message for rcpt was
+// received, whether or not it was then accepted.
+func (s *Server) Received(rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcpts[strings.ToLower(rcpt)]
+}
+
+// ReceivedAll returns the per-recipient counts of final dots received.
+func (s *Server) ReceivedAll() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.rcpts))
+	for k, v := range s.rcpts {
+		m[k] = v
+	}
+	return m
+}
+
+// Messages returns the accepted messages (with Options.Keep).
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.conns.Add(1)
+	n := s.open.Add(1)
+	for {
+		m := s.maxOpen.Load()
+		if n <= m || s.maxOpen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return &session{s: s, c: c, authed: len(s.opts.Users) == 0}, nil
+}
+
+type session struct {
+	s      *Server
+	c      *smtp.Conn
+	authed bool
+	from   string
+	to     []string
+}
+
+func (se *session) AuthMechanisms() []string {
+	if len(se.s.opts.Users) == 0 {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (se *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if p, ok := se.s.opts.Users[username]; ok && p == password {
+			se.authed = true
+			return nil
+		}
+		return smtp.ErrAuthFailed
+	}), nil
+}
+
+func (se *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !se.authed {
+		return smtp.ErrAuthRequired
+	}
+	se.from = from
+	return nil
+}
+
+func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := se.apply("RCPT", to); err != nil {
+		return err
+	}
+	se.to = append(se.to, to)
+	return nil
+}
+
+func (se *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	se.s.mu.Lock()
+	for _, to := range se.to {
+		se.s.rcpts[strings.ToLower(to)]++
+	}
+	se.s.mu.Unlock()
+	for _, to := range se.to {
+		if err := se.apply("DATA", to); err != nil {
+			return err
+		}
+	}
+	for _, to := range se.to {
+		if err := se.s.store(se.from, to, data); err != nil {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot store: " + err.Error()}
+		}
+	}
+	se.s.accepted.Add(int64(len(se.to)))
+	return nil
+}
+
+// apply runs the first rule matching rcpt at stage. A returned error is the
+// reply; Drop closes the connection.
+func (se *session) apply(stage, rcpt string) error {
+	for _, r := range se.s.opts.Rules {
+		if r.Stage != stage || !r.Match.MatchString(rcpt) {
+			continue
+		}
+		if r.Times > 0 && r.fired.Add(1) > int64(r.Times) {
+			continue
+		}
+		switch r.Action {
+		case Drop:
+			se.c.Conn().Close()
+			return errors.New("dropped")
+		case Stall:
+			time.Sleep(r.Delay)
+			return nil
+		default:
+			se.s.rejected.Add(1)
+			return &smtp.SMTPError{Code: r.Code, EnhancedCode: r.Enhanced, Message: r.Text}
+		}
+	}
+	return nil
+}
+
+func (s *Server) store(from, to string, data []byte) error {
+	if s.opts.Keep {
+		s.mu.Lock()
+		s.msgs = append(s.msgs, Message{From: from, To: to, Data: bytes.Clone(data)})
+		s.mu.Unlock()
+	}
+	if s.opts.Dir == "" {
+		return nil
+	}
+	name := fmt.Sprintf("%06d-%s.eml", s.seq.Add(1), safeName(to))
+	tmp := filepath.Join(s.opts.Dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(s.opts.Dir, name))
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '@' || r == '.' || r == '-' || r == '_' || r == '+' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func (se *session) Reset() {
+	se.from, se.to = "", nil
+}
+
+func (se *session) Logout() error {
+	se.s.open.Add(-1)
+	return nil
+}

@@ -1,0 +1,318 @@
+package render
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"golang.org/x/net/idna"
+	"mime"
+	"time"
+)
+
+// Recipient is one row of the list as the template sees it.
+type Recipient struct {
+	// Address is the recipient's address as it goes on the wire (domain in
+	// A-labels). It fills the To header together with Name.
+	Address string
+	// Name is the display name for To; may be empty.
+	Name string
+	// Fields are the row's columns by header name; templates read them as {{.name}}.
+	Fields map[string]string
+}
+
+// Message is a rendered message.
+type Message struct {
+	// From is the envelope sender: the (first) From address.
+	From string
+	// MessageID is the Message-ID header value without angle brackets.
+	MessageID string
+	// Data is the whole message, CRLF line endings. It aliases the buffer
+	// passed to Render and is valid until that buffer is reused.
+	Data []byte
+}
+
+// RowError is a row that cannot be rendered: a missing field, a header value
+// with a line break, an unparsable address. The row is invalid; others go on.
+type RowError struct {
+	Part string // "Subject", "From", "text", "html", ...
+	Err  error
+}
+
+func (e *RowError) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Render renders the message for r into buf (which it resets) and returns it.
+func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
+	buf.Reset()
+	var sb strings.Builder
+	m := &Message{}
+
+	// Render every header value first: a row error must leave nothing behind.
+	type field struct{ k, v string }
+	fields := make([]field, 0, len(t.headers))
+	var fromDomain string
+	for _, hd := range t.headers {
+		sb.Reset()
+		if err := hd.tmpl.Execute(&sb, r.Fields); err != nil {
+			return nil, &RowError{hd.name, execErr(err)}
+		}
+		v := strings.TrimSpace(sb.String())
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, &RowError{hd.name, errors.New("value contains a line break (header injection refused)")}
+		}
+		switch {
+		case addressHeaders[hd.name]:
+			if v == "" {
+				if hd.name == "From" {
+					return nil, &RowError{hd.name, errors.New("renders empty")}
+				}
+				continue
+			}
+			list, err := mail.ParseAddressList(v)
+			if err != nil {
+				return nil, &RowError{hd.name, fmt.Errorf("%q: %v", v, err)}
+			}
+			for _, a := range list {
+				if a.Address, err = toASCIIDomain(a.Address); err != nil {
+					return nil, &RowError{hd.name, err}
+				}
+			}
+			if hd.name == "From" {
+				m.From = list[0].Address
+				fromDomain = m.From[strings.LastIndexByte(m.From, '@')+1:]
+			}
+			v = formatAddresses(list)
+		case v == "" && hd.name != "Subject":
+			continue // an optional header that renders empty is left out
+		default:
+			v = mime.QEncoding.Encode("utf-8", v)
+		}
+		fields = append(fields, field{hd.name, v})
+	}
+	var bodyText, bodyHTML []byte
+	if t.text != nil {
+		var b bytes.Buffer
+		if err := t.text.Execute(&b, r.Fields); err != nil {
+			return nil, &RowError{"text", execErr(err)}
+		}
+		bodyText = b.Bytes()
+	}
+	if t.html != nil {
+		var b bytes.Buffer
+		if err := t.html.Execute(&b, r.Fields); err != nil {
+			return nil, &RowError{"html", execErr(err)}
+		}
+		bodyHTML = b.Bytes()
+	}
+	m.MessageID = t.opts.MessageID(r.Address) + "@" + fromDomain
+
+	// Fixed order: From, To, Subject, Date, Message-ID, the template's
+	// other headers as written, then the MIME fields.
+	get := func(k string) (string, bool) {
+		for _, f := range fields {
+			if f.k == k {
+				return f.v, true
+			}
+		}
+		return "", false
+	}
+	from, _ := get("From")
+	writeField(buf, "From", from)
+	writeField(buf, "To", formatAddresses([]*mail.Address{{Name: r.Name, Address: r.Address}}))
+	if v, ok := get("Subject"); ok {
+		writeField(buf, "Subject", v)
+	}
+	writeField(buf, "Date", t.opts.Now().Format(time.RFC1123Z))
+	writeField(buf, "Message-ID", "<"+m.MessageID+">")
+	for _, f := range fields {
+		if f.k != "From" && f.k != "Subject" {
+			writeField(buf, f.k, f.v)
+		}
+	}
+
+	var err error
+	switch {
+	case bodyText != nil && bodyHTML != nil:
+		err = writeAlternative(buf, m.MessageID, bodyText, bodyHTML)
+	case bodyHTML != nil:
+		err = writeSingle(buf, "text/html", bodyHTML)
+	default:
+		err = writeSingle(buf, "text/plain", bodyText)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Data = buf.Bytes()
+	return m, nil
+}
+
+// formatAddresses formats an address list; net/mail encodes non-ASCII
+// display names per RFC 2047.
+func formatAddresses(list []*mail.Address) string {
+	var b strings.Builder
+	for i, a := range list {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.String())
+	}
+	return b.String()
+}
+
+// writeField writes "Key: value" CRLF, folding at spaces so lines stay within
+// 78 characters where the value allows it (RFC 5322 section 2.2.3).
+func writeField(buf *bytes.Buffer, k, v string) {
+	buf.WriteString(k)
+	buf.WriteString(":")
+	col := len(k) + 1
+	for v != "" {
+		word := v
+		if i := strings.IndexByte(v[1:], ' '); i >= 0 {
+			word = v[:i+1]
+		}
+		if col > len(k)+1 && col+len(word) > 78 {
+			buf.WriteString("\r\n")
+			col = 0
+		}
+		if col == len(k)+1 && word[0] != ' ' {
+			buf.WriteByte(' ')
+			col++
+		}
+		buf.WriteString(word)
+		col += len(word)
+		v = v[len(word):]
+	}
+	buf.WriteString("\r\n")
+}
+
+func (t *Template) hasHeader(name string) bool {
+	for _, h := range t.headers {
+		if h.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// execErr turns text/template's error about a missing map key into a plain
+// sentence naming the field.
+func execErr(err error) error {
+	s := err.Error()
+	if i := strings.Index(s, "map has no entry for key "); i >= 0 {
+		return fmt.Errorf("the list has no field %s", s[i+len("map has no entry for key "):])
+	}
+	return errors.New(cleanTemplateErr(err))
+}
+
+func toASCIIDomain(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return "", fmt.Errorf("%q has no domain", addr)
+	}
+	d, err := idna.Lookup.ToASCII(addr[at+1:])
+	if err != nil {
+		return "", fmt.Errorf("%q: bad domain: %v", addr, err)
+	}
+	return addr[:at+1] + d, nil
+}
+
+// mimeHeader starts the MIME fields of an entity. AddRaw keeps our spelling
+// of the names (MIME-Version, not Mime-Version); go-message writes fields in
+// the reverse order of adding.
+func mimeHeader(top bool, contentType, cte string) message.Header {
+	var h message.Header
+	if cte != "" {
+		h.AddRaw([]byte("Content-Transfer-Encoding: " + cte + "\r\n"))
+	}
+	h.AddRaw([]byte("Content-Type: " + contentType + "\r\n"))
+	if top {
+		h.AddRaw([]byte("MIME-Version: 1.0\r\n"))
+	}
+	return h
+}
+
+func writeSingle(buf *bytes.Buffer, contentType string, body []byte) error {
+	cte := transferEncoding(body)
+	return writeEntity(buf, mimeHeader(true, contentType+"; charset=utf-8", cte), body)
+}
+
+func writeAlternative(buf *bytes.Buffer, id string, text, html []byte) error {
+	sum := sha256.Sum256([]byte(id))
+	boundary := "=_" + hex.EncodeToString(sum[:12])
+	w, err := message.CreateWriter(buf, mimeHeader(true, `multipart/alternative; boundary="`+boundary+`"`, ""))
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		ct   string
+		body []byte
+	}{{"text/plain", text}, {"text/html", html}} {
+		cte := transferEncoding(p.body)
+		pw, err := w.CreatePart(mimeHeader(false, p.ct+"; charset=utf-8", cte))
+		if err != nil {
+			return err
+		}
+		if err := writeBody(pw, cte, p.body); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func writeEntity(buf *bytes.Buffer, h message.Header, body []byte) error {
+	w, err := message.CreateWriter(buf, h)
+	if err != nil {
+		return err
+	}
+	return writeBody(w, h.Get("Content-Transfer-Encoding"), body)
+}
+
+// writeBody writes body through w, which applies the transfer encoding named
+// in the header. Quoted-printable turns LF into CRLF by itself; for 7bit the
+// line endings are normalised here.
+func writeBody(w *message.Writer, enc string, body []byte) error {
+	if enc == "7bit" {
+		for len(body) > 0 {
+			line, rest, found := bytes.Cut(body, []byte("\n"))
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+			if found {
+				if _, err := w.Write([]byte("\r\n")); err != nil {
+					return err
+				}
+			}
+			body = rest
+		}
+	} else if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// transferEncoding picks 7bit when the body is ASCII with short lines (what a
+// person can read in the raw message), else quoted-printable, which keeps
+// every line within RFC 5322's limits (RFC 2045 section 6.7).
+func transferEncoding(body []byte) string {
+	col := 0
+	for _, c := range body {
+		switch {
+		case c >= 0x80 || c == 0 || c == '\r':
+			return "quoted-printable"
+		case c == '\n':
+			col = 0
+		default:
+			col++
+			if col > 76 {
+				return "quoted-printable"
+			}
+		}
+	}
+	return "7bit"
+}

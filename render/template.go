@@ -1,0 +1,243 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"time"
+)
+
+// Options are what rendering depends on besides the template and the row.
+type Options struct {
+	// Now is the clock for the Date header and the now function.
+	Now func() time.Time
+	// MessageID returns the left part of the Message-ID for a recipient
+	// (the part before "@"); render adds the From domain. It must be unique
+	// per recipient and campaign.
+	MessageID func(recipient string) string
+}
+
+// Template is a parsed campaign template: header templates and the text
+// and/or HTML body. It is safe for concurrent use by several goroutines.
+type Template struct {
+	name    string
+	opts    Options
+	headers []header
+	text    *template.Template // nil when the template has only an html block
+	html    *htmltemplate.Template
+}
+
+type header struct {
+	name string // canonical, e.g. "Reply-To"
+	line int
+	tmpl *template.Template
+}
+
+// ParseError is a template that cannot be used at all; it names the file and line.
+type ParseError struct {
+	File string
+	Line int // 0 when the error is not tied to a line
+	Msg  string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// generated are headers that mailer writes itself; a template may not set them.
+var generated = map[string]string{
+	"To":                        "To: is built from the list's address column; remove it from the template",
+	"Bcc":                       "Bcc: has no place in a personalised message; remove it",
+	"Date":                      "Date: is set by mailer when the message is rendered",
+	"Message-Id":                "Message-ID: is set by mailer, unique per recipient",
+	"Mime-Version":              "MIME-Version: is set by mailer",
+	"Content-Type":              "Content-Type: is set by mailer from the text and html blocks",
+	"Content-Transfer-Encoding": "Content-Transfer-Encoding: is chosen by mailer",
+}
+
+// addressHeaders hold address lists: parsed and re-encoded, not treated as text.
+var addressHeaders = map[string]bool{"From": true, "Reply-To": true, "Cc": true, "Sender": true}
+
+// Parse parses a template: a header block, a blank line, then the body. name
+// is used in error messages (normally the file name).
+func Parse(name string, src []byte, opts Options) (*Template, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MessageID == nil {
+		return nil, &ParseError{File: name, Msg: "no Message-ID source (render.Options.MessageID)"}
+	}
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	s := strings.ReplaceAll(string(src), "\r\n", "\n")
+	t := &Template{name: name, opts: opts}
+	fm := funcs(opts.Now)
+
+	lines := strings.Split(s, "\n")
+	bodyStart := -1
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if l == "" {
+			bodyStart = i + 1
+			break
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			if len(t.headers) == 0 {
+				return nil, &ParseError{name, i + 1, "continuation line before any header"}
+			}
+			h := &t.headers[len(t.headers)-1]
+			h.tmpl = nil // re-parsed below from the unfolded text
+			continue
+		}
+		k, _, ok := strings.Cut(l, ":")
+		if !ok || !validFieldName(k) {
+			return nil, &ParseError{name, i + 1, fmt.Sprintf("%q is not a header line (want \"Name: value\"; end the header block with a blank line)", l)}
+		}
+		t.headers = append(t.headers, header{name: canonical(k), line: i + 1})
+	}
+	if bodyStart < 0 {
+		return nil, &ParseError{name, len(lines), "no blank line between the header block and the body"}
+	}
+	// Second pass: unfold and parse each header's value as a template.
+	hi := -1
+	var vals []string
+	for i := 0; i < bodyStart-1; i++ {
+		l := lines[i]
+		if l[0] == ' ' || l[0] == '\t' {
+			vals[hi] += " " + strings.TrimSpace(l)
+			continue
+		}
+		hi++
+		_, v, _ := strings.Cut(l, ":")
+		vals = append(vals, strings.TrimSpace(v))
+	}
+	seen := map[string]bool{}
+	hasFrom := false
+	for i := range t.headers {
+		h := &t.headers[i]
+		if msg, bad := generated[h.name]; bad {
+			return nil, &ParseError{name, h.line, msg}
+		}
+		if seen[h.name] {
+			return nil, &ParseError{name, h.line, h.name + ": appears twice"}
+		}
+		seen[h.name] = true
+		hasFrom = hasFrom || h.name == "From"
+		tm, err := template.New(h.name).Funcs(fm).Option("missingkey=error").Parse(vals[i])
+		if err != nil {
+			return nil, &ParseError{name, h.line, fmt.Sprintf("%s: %v", h.name, cleanTemplateErr(err))}
+		}
+		h.tmpl = tm
+	}
+	if !hasFrom {
+		return nil, &ParseError{File: name, Msg: "no From: header"}
+	}
+
+	body := strings.Join(lines[bodyStart:], "\n")
+	offset := bodyStart // body line 1 is file line bodyStart+1
+	bt, err := template.New("body").Funcs(fm).Option("missingkey=error").Parse(body)
+	if err != nil {
+		return nil, &ParseError{File: name, Msg: "body: " + shiftLine(cleanTemplateErr(err), offset)}
+	}
+	textT, htmlT := bt.Lookup("text"), bt.Lookup("html")
+	if textT == nil && htmlT == nil {
+		t.text = bt
+		return t, nil
+	}
+	if !blank(bt.Tree) {
+		return nil, &ParseError{File: name, Msg: `body has text outside the {{define "text"}} and {{define "html"}} blocks`}
+	}
+	t.text = textT
+	if htmlT != nil {
+		ht, err := htmltemplate.New("body").Funcs(htmltemplate.FuncMap(fm)).Option("missingkey=error").Parse(body)
+		if err != nil {
+			return nil, &ParseError{File: name, Msg: "html: " + shiftLine(cleanTemplateErr(err), offset)}
+		}
+		t.html = ht.Lookup("html")
+	}
+	return t, nil
+}
+
+// Name is the name the template was parsed under.
+func (t *Template) Name() string { return t.name }
+
+// HasText and HasHTML tell which body parts the template has.
+func (t *Template) HasText() bool { return t.text != nil }
+
+// HasHTML reports whether the template has an html block.
+func (t *Template) HasHTML() bool { return t.html != nil }
+
+// HeaderNames lists the header names the template sets, in order.
+func (t *Template) HeaderNames() []string {
+	names := make([]string, len(t.headers))
+	for i, h := range t.headers {
+		names[i] = h.name
+	}
+	return names
+}
+
+func blank(tr *parse.Tree) bool {
+	if tr == nil || tr.Root == nil {
+		return true
+	}
+	for _, n := range tr.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok || strings.TrimSpace(string(tn.Text)) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonical spells a header name the usual way: "reply-to" -> "Reply-To".
+func canonical(k string) string {
+	b := []byte(strings.ToLower(k))
+	up := true
+	for i, c := range b {
+		if up && c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+		up = c == '-'
+	}
+	return string(b)
+}
+
+// cleanTemplateErr drops the "template: NAME:" prefix the template packages add.
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	for _, p := range []string{"template: ", "html/template:"} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+// shiftLine rewrites "body:N:" positions in a template error into file lines.
+func shiftLine(msg string, offset int) string {
+	rest, ok := strings.CutPrefix(msg, "body:")
+	if !ok {
+		return msg
+	}
+	var n int
+	if _, err := fmt.Sscanf(rest, "%d", &n); err != nil {
+		return msg
+	}
+	_, tail, _ := strings.Cut(rest, ":")
+	return fmt.Sprintf("line %d:%s", n+offset, tail)
+}

@@ -1,0 +1,158 @@
+package sender
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Security is how a connection to a relay is protected.
+type Security int
+
+const (
+	// StartTLS: plain TCP upgraded with STARTTLS, which is required (smtp://).
+	StartTLS Security = iota
+	// ImplicitTLS: TLS from the first byte (smtps://, RFC 8314).
+	ImplicitTLS
+	// Plain: no TLS at all (smtp+plain://), for loopback relays.
+	Plain
+)
+
+// Relay is one upstream SMTP server and the limits that apply to it.
+type Relay struct {
+	// Name identifies the relay in results and logs: scheme://host:port.
+	Name     string
+	Addr     string // host:port
+	Host     string
+	Security Security
+	Username string
+	// Password for AUTH; comes from the environment or a file, never a URL.
+	Password string
+	// MaxConns caps simultaneous connections (0: the pool's default).
+	MaxConns int
+	// MsgsPerConn is how many messages a connection carries before QUIT and
+	// a fresh connection (0: unlimited).
+	MsgsPerConn int
+	// Rate limits this relay on top of the global rate (0: no own limit).
+	Rate rate.Limit
+	// TLSConfig overrides the TLS settings (tests use it for a private CA).
+	TLSConfig *tls.Config
+}
+
+// ParseRelay parses a relay URL:
+//
+//	smtp://[user@]host[:587]        STARTTLS, required
+//	smtps://[user@]host[:465]       implicit TLS
+//	smtp+plain://host[:25]          no TLS; loopback only unless allowPlain
+//
+// Query parameters set per-relay limits: max_conns, msgs_per_conn, rate
+// (N/s, N/m or N/h). A password in the URL is refused: it would show in
+// process listings and shell history.
+func ParseRelay(raw string, allowPlain bool) (Relay, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Relay{}, fmt.Errorf("relay %q: %w", raw, err)
+	}
+	var r Relay
+	port := ""
+	switch u.Scheme {
+	case "smtp":
+		r.Security, port = StartTLS, "587"
+	case "smtps":
+		r.Security, port = ImplicitTLS, "465"
+	case "smtp+plain":
+		r.Security, port = Plain, "25"
+	default:
+		return Relay{}, fmt.Errorf("relay %q: scheme must be smtp://, smtps:// or smtp+plain://", raw)
+	}
+	r.Host = u.Hostname()
+	if r.Host == "" {
+		return Relay{}, fmt.Errorf("relay %q: no host", raw)
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	r.Addr = net.JoinHostPort(r.Host, port)
+	r.Name = u.Scheme + "://" + r.Addr
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return Relay{}, fmt.Errorf("relay %s: a password in the URL is refused; set it in MAILER_SMTP_PASSWORD or a password file", r.Name)
+		}
+		r.Username = u.User.Username()
+	}
+	if r.Security == Plain {
+		if r.Username != "" {
+			return Relay{}, fmt.Errorf("relay %s: AUTH over an unencrypted connection is refused; use smtp:// (STARTTLS) or smtps://", r.Name)
+		}
+		if !allowPlain && !isLoopback(r.Host) {
+			return Relay{}, fmt.Errorf("relay %s: smtp+plain:// sends mail unencrypted; it is allowed only to loopback addresses unless you pass --allow-plaintext", r.Name)
+		}
+	}
+	q := u.Query()
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "max_conns", "msgs_per_conn":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return Relay{}, fmt.Errorf("relay %s: %s=%q: want a whole number of at least 1", r.Name, k, v)
+			}
+			if k == "max_conns" {
+				r.MaxConns = n
+			} else {
+				r.MsgsPerConn = n
+			}
+		case "rate":
+			l, err := ParseRate(v)
+			if err != nil {
+				return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
+			}
+			r.Rate = l
+		default:
+			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate)", r.Name, k)
+		}
+	}
+	return r, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ParseRate parses "N/s", "N/m" or "N/h" (N may have a fraction) into a
+// rate.Limit in messages per second. "0" or "" means no limit.
+func ParseRate(s string) (rate.Limit, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	num, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		unit = "s"
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("rate %q: want N/s, N/m or N/h with N > 0", s)
+	}
+	var per time.Duration
+	switch unit {
+	case "s", "sec":
+		per = time.Second
+	case "m", "min":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		return 0, fmt.Errorf("rate %q: unit must be s, m or h", s)
+	}
+	return rate.Limit(n / per.Seconds()), nil
+}

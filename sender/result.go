@@ -1,0 +1,87 @@
+package sender
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Status is the outcome of sending one message.
+type Status string
+
+const (
+	// Delivered: the relay answered 2xx after the final dot.
+	Delivered Status = "delivered"
+	// Bounced: a permanent (5xx) rejection at MAIL, RCPT or DATA.
+	Bounced Status = "bounced"
+	// Deferred: a temporary (4xx) rejection or a network failure before the
+	// relay had the whole message, with retries exhausted. Safe to send again.
+	Deferred Status = "deferred"
+	// Unknown: the connection was lost after the final dot and before the
+	// reply, so the relay may have accepted the message. Never retried here.
+	Unknown Status = "unknown"
+	// Canceled: the context ended before the message was tried; nothing
+	// happened and the caller should not record it.
+	Canceled Status = "canceled"
+)
+
+// Result says what happened to one message.
+type Result struct {
+	Status Status
+	// Code and Enhanced are the relay's last reply (0 and "" for network errors).
+	Code     int
+	Enhanced string
+	// Text is the relay's reply text or the network error.
+	Text string
+	// Relay names the relay of the last attempt.
+	Relay    string
+	Attempts int
+}
+
+// ReplyError is an SMTP reply that was not a success.
+type ReplyError struct {
+	Stage    string // "MAIL", "RCPT", "DATA", "AUTH", ...
+	Code     int
+	Enhanced string // "5.1.1", or "" when the relay sent none
+	Message  string
+}
+
+func (e *ReplyError) Error() string {
+	s := fmt.Sprintf("%s: %d", e.Stage, e.Code)
+	if e.Enhanced != "" {
+		s += " " + e.Enhanced
+	}
+	return s + " " + e.Message
+}
+
+// Temporary reports whether the reply is a 4xx, worth trying again later.
+func (e *ReplyError) Temporary() bool { return e.Code/100 == 4 }
+
+// replyError converts go-smtp's error into ours, or returns nil when err is
+// not an SMTP reply (a network failure).
+func replyError(stage string, err error) *ReplyError {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	re := &ReplyError{Stage: stage, Code: se.Code, Message: oneLine(se.Message)}
+	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] > 0 {
+		re.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+	}
+	return re
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// fromReply fills a Result from a relay's rejection.
+func fromReply(re *ReplyError) Result {
+	st := Deferred // 4xx, and any reply that makes no sense at this stage
+	if re.Code/100 == 5 {
+		st = Bounced
+	}
+	return Result{Status: st, Code: re.Code, Enhanced: re.Enhanced, Text: re.Stage + ": " + re.Message}
+}
