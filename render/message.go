@@ -205,7 +205,7 @@ func (t *Template) hasHeader(name string) bool {
 func execErr(err error) error {
 	s := err.Error()
 	if i := strings.Index(s, "map has no entry for key "); i >= 0 {
-		return fmt.Errorf("the list has no field %s", s[i+len("map has no entry for key "):])
+		return fmt.Errorf("the list has no column named %s", strings.Trim(s[i+len("map has no entry for key "):], `"`))
 	}
 	return errors.New(cleanTemplateErr(err))
 }

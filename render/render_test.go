@@ -132,9 +132,9 @@ func TestRowErrors(t *testing.T) {
 		fields    map[string]string
 		want      string
 	}{
-		{"missing field in subject", "From: a@b.example\nSubject: Hi {{.first_name}}\n\nbody\n", map[string]string{}, `Subject: the list has no field "first_name"`},
-		{"missing field in body", "From: a@b.example\nSubject: Hi\n\nHello {{.nickname}}\n", map[string]string{}, `text: the list has no field "nickname"`},
-		{"missing field in html", "From: a@b.example\nSubject: Hi\n\n{{define \"html\"}}<p>{{.x}}</p>{{end}}", map[string]string{}, `html: the list has no field "x"`},
+		{"missing field in subject", "From: a@b.example\nSubject: Hi {{.first_name}}\n\nbody\n", map[string]string{}, `Subject: the list has no column named first_name`},
+		{"missing field in body", "From: a@b.example\nSubject: Hi\n\nHello {{.nickname}}\n", map[string]string{}, `text: the list has no column named nickname`},
+		{"missing field in html", "From: a@b.example\nSubject: Hi\n\n{{define \"html\"}}<p>{{.x}}</p>{{end}}", map[string]string{}, `html: the list has no column named x`},
 		{"header injection LF", "From: a@b.example\nSubject: Hi {{.s}}\n\nbody\n", map[string]string{"s": "x\nBcc: victim@example.com"}, "Subject: value contains a line break"},
 		{"header injection CR", "From: a@b.example\nSubject: Hi {{.s}}\n\nbody\n", map[string]string{"s": "x\rBcc: victim@example.com"}, "Subject: value contains a line break"},
 		{"injection in From", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": "a@b.example\r\nBcc: v@example.com"}, "From: value contains a line break"},

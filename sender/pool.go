@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -417,7 +418,11 @@ func (c *conn) send(m *Message, o Options) (res Result, stale bool) {
 		return Result{Status: Unknown, Text: "connection lost after the message was sent, before the relay replied: " + err.Error()}, false
 	}
 	c.sent++
-	return Result{Status: Delivered, Code: 250, Text: oneLine(resp.StatusText)}, false
+	res = Result{Status: Delivered, Code: 250, Text: oneLine(resp.StatusText)}
+	if code, rest, ok := strings.Cut(res.Text, " "); ok && isEnhancedCode(code) {
+		res.Enhanced, res.Text = code, rest
+	}
+	return res, false
 }
 
 // fail turns an error before DATA's final dot into a Result.

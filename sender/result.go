@@ -85,3 +85,17 @@ func fromReply(re *ReplyError) Result {
 	}
 	return Result{Status: st, Code: re.Code, Enhanced: re.Enhanced, Text: re.Stage + ": " + re.Message}
 }
+
+// isEnhancedCode reports whether s looks like an RFC 3463 status code, "2.0.0".
+func isEnhancedCode(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || parts[0][0] < '2' || parts[0][0] > '5' {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}

@@ -154,6 +154,9 @@ func (s *Server) MaxOpen() int64 { return s.maxOpen.Load() }
 // Accepted is how many messages the relay accepted (replied 250 to the dot).
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
+// Refused is how many times a rule answered with a 4xx or 5xx.
+func (s *Server) Refused() int64 { return s.rejected.Load() }
+
 // Received counts how many times the final dot of a message for rcpt was
 // received, whether or not it was then accepted.
 func (s *Server) Received(rcpt string) int {

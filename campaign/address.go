@@ -1,0 +1,75 @@
+package campaign
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// address is a checked recipient address.
+type address struct {
+	// wire is what goes into RCPT TO and the To header: the local part as
+	// written, the domain in A-labels.
+	wire string
+	// key is the address normalised for comparison: wire lower-cased whole,
+	// as mailbox providers treat addresses.
+	key string
+}
+
+// parseAddress checks one list cell: exactly one address, no display name.
+func parseAddress(cell string) (address, error) {
+	s := strings.TrimSpace(cell)
+	if s == "" {
+		return address{}, errors.New("no address")
+	}
+	if strings.ContainsAny(s, ",;") {
+		return address{}, fmt.Errorf("%q: one address per cell", s)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return address{}, fmt.Errorf("%q: %v", s, strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	if a.Name != "" || strings.ContainsAny(s, "<>") {
+		return address{}, fmt.Errorf("%q: the cell must hold the bare address (names go in the name column)", s)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	local, domain := a.Address[:at], a.Address[at+1:]
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return address{}, fmt.Errorf("%q: bad domain: %v", s, err)
+	}
+	if !strings.Contains(ascii, ".") {
+		return address{}, fmt.Errorf("%q: domain %q has no dot", s, domain)
+	}
+	for i := 0; i < len(local); i++ {
+		if local[i] >= 0x80 {
+			return address{}, fmt.Errorf("%q: non-ASCII local part needs SMTPUTF8, which mailer does not send yet", s)
+		}
+	}
+	wire := local + "@" + ascii
+	return address{wire: wire, key: strings.ToLower(wire)}, nil
+}
+
+// keyOf is the normalised key of a cell that may not be a valid address
+// (for resuming invalid rows and reading suppression lists).
+func keyOf(cell string) string {
+	if a, err := parseAddress(cell); err == nil {
+		return a.key
+	}
+	return strings.ToLower(strings.TrimSpace(cell))
+}
+
+// digest is a fixed-size stand-in for a key in the sets that grow with the
+// list; 128 bits make a collision as good as impossible for any real list.
+type digest [16]byte
+
+func digestOf(key string) digest {
+	sum := sha256.Sum256([]byte(key))
+	var d digest
+	copy(d[:], sum[:16])
+	return d
+}

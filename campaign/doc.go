@@ -1,0 +1,7 @@
+// Package campaign runs one campaign: it streams the recipient list, skips
+// what is already final or suppressed, renders each message, hands it to a
+// Sender and records every outcome in the results CSV.
+//
+// campaign depends on render and sender (for their types); it must not import
+// cmd, and it never prints: progress goes through Options.Progress.
+package campaign

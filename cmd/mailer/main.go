@@ -1,0 +1,73 @@
+// Command mailer sends personalised bulk email: a CSV list and a template in,
+// one message per recipient out through a pool of SMTP relays, and a results
+// CSV that says what happened to every recipient.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes one command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop, caught := notifyContext(context.Background(), stderr)
+	defer stop()
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if sig := caught(); sig != nil && code != exitOK {
+		code = signalCode(sig)
+	}
+	if err != nil {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(stderr, "mailer: error: %s\n", msg)
+		}
+		if h := hintFor(err); h != "" {
+			fmt.Fprintf(stderr, "mailer: hint: %s\n", h)
+		}
+	}
+	return code
+}
+
+// notifyContext cancels the returned context at the first SIGINT or
+// SIGTERM, so the run stops taking new recipients and records what is in
+// flight. A second signal exits at once. caught reports the first signal.
+func notifyContext(parent context.Context, stderr io.Writer) (ctx context.Context, stop func(), caught func() os.Signal) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	first := make(chan os.Signal, 1)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		first <- sig
+		fmt.Fprintf(stderr, "mailer: %v: stopping (send it again to quit at once)\n", sig)
+		cancel()
+		if sig, ok := <-ch; ok {
+			os.Exit(signalCode(sig))
+		}
+	}()
+	var got os.Signal
+	return ctx, func() {
+			signal.Stop(ch)
+			close(ch)
+			cancel()
+		}, func() os.Signal {
+			if got == nil {
+				select {
+				case got = <-first:
+				default:
+				}
+			}
+			return got
+		}
+}

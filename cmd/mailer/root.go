@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build info is shown.
+var version = ""
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mailer",
+		Short: "Send personalised bulk email from a CSV list and a template",
+		Long: `mailer sends one personalised message per row of a CSV list through a
+rate-limited pool of SMTP relay connections, and records what happened to every
+recipient in a results CSV. Re-running the same command resumes.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{msg: err.Error() + " (see mailer " + c.Name() + " --help)"}
+	})
+	root.AddCommand(newSendCmd(stdout, stderr), newSinkCmd(stdout, stderr), newVersionCmd(stdout))
+	return root
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print mailer's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := version
+			if v == "" {
+				v = "(devel)"
+				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+					v = bi.Main.Version
+				}
+			}
+			fmt.Fprintf(stdout, "mailer %s\n", v)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mailer": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script: mailer as a
+// user runs it, against relays on 127.0.0.1. Each script starts with the
+// bundled examples/ copied into its work directory.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			if err := copyDir("../../examples", filepath.Join(env.WorkDir, "examples")); err != nil {
+				return err
+			}
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("FREEPORT", port)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"relay":      cmdRelay,
+			"exitcode":   cmdExitcode,
+			"waitport":   cmdWaitport,
+			"countfiles": cmdCountfiles,
+			"countlines": cmdCountlines,
+		},
+	})
+}
+
+// relay [-reject RE] [-defer RE] [-lost RE] starts a test relay on
+// 127.0.0.1:0 for the rest of the script and sets $RELAY to its address.
+// -lost drops the connection after the final dot for matching recipients.
+func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
+	var rules []*relay.Rule
+	for i := 0; i+1 < len(args); i += 2 {
+		re := regexp.MustCompile(args[i+1])
+		switch args[i] {
+		case "-reject":
+			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"})
+		case "-defer":
+			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
+		case "-lost":
+			rules = append(rules, &relay.Rule{Stage: "DATA", Match: re, Action: relay.Drop})
+		default:
+			ts.Fatalf("relay: unknown option %s", args[i])
+		}
+	}
+	s, err := relay.Listen("127.0.0.1:0", relay.Options{Rules: rules})
+	ts.Check(err)
+	ts.Defer(func() { s.Close() })
+	ts.Setenv("RELAY", s.Addr())
+}
+
+// exitcode N program args... runs a program and checks its exit code.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+}
+
+// waitport PORT waits until something listens on 127.0.0.1:PORT.
+func cmdWaitport(ts *testscript.TestScript, neg bool, args []string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+args[0])
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("nothing listens on 127.0.0.1:%s", args[0])
+}
+
+// countfiles DIR GLOB N checks how many files in DIR match GLOB.
+func cmdCountfiles(ts *testscript.TestScript, neg bool, args []string) {
+	m, err := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), args[1]))
+	ts.Check(err)
+	if strconv.Itoa(len(m)) != args[2] {
+		ts.Fatalf("%d files match %s/%s, want %s", len(m), args[0], args[1], args[2])
+	}
+}
+
+// countlines FILE REGEXP N checks how many lines of FILE match REGEXP.
+func cmdCountlines(ts *testscript.TestScript, neg bool, args []string) {
+	re := regexp.MustCompile(args[1])
+	n := 0
+	for _, l := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	if strconv.Itoa(n) != args[2] {
+		ts.Fatalf("%d lines of %s match %q, want %s", n, args[0], args[1], args[2])
+	}
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+func copyDir(src, dst string) error {
+	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mailer-dev/mailer/campaign"
+	"github.com/mailer-dev/mailer/render"
+	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/templates"
+	"github.com/spf13/cobra"
+)
+
+// SendOptions are the settings of `mailer send`.
+type SendOptions struct {
+	List           string
+	Template       string
+	Relays         []string
+	Results        string
+	DryRun         bool
+	Rate           string
+	Burst          int
+	Concurrency    int
+	MaxAttempts    int
+	Suppress       []string
+	EmailColumn    string
+	NameColumn     string
+	Limit          int
+	Quiet          bool
+	AllowPlaintext bool
+	HelloName      string
+}
+
+func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &SendOptions{}
+	cmd := &cobra.Command{
+		Use:   "send --list FILE --template FILE [--relay URL]...",
+		Short: "Send the campaign: one message per row of the list",
+		Example: `  mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --dry-run
+  mailer send --list contacts.csv --template newsletter.tmpl \
+      --relay smtp+plain://127.0.0.1:2525 --results results.csv --concurrency 8 --rate 200/s`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runSend(c.Context(), o, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.List, "list", "", "recipient `CSV` with a header row (required)")
+	f.StringVar(&o.Template, "template", "", "template `FILE`, or the name of a built-in template ("+strings.Join(templates.Names(), ", ")+") (required)")
+	f.StringArrayVar(&o.Relays, "relay", nil, "relay `URL`: smtp://[user@]host[:587] (STARTTLS), smtps://[user@]host[:465], smtp+plain://host[:25] (loopback); repeatable")
+	f.StringVar(&o.Results, "results", "", "results `CSV`, appended to and used to resume (default results.csv; results.dry-run.csv with --dry-run)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "render and check every row, write the results, send nothing")
+	f.StringVar(&o.Rate, "rate", "", "global rate limit: N/s, N/m or N/h (default unlimited)")
+	f.IntVar(&o.Burst, "burst", 1, "messages the rate limit lets through at once")
+	f.IntVar(&o.Concurrency, "concurrency", 4, "SMTP connections in total")
+	f.IntVar(&o.MaxAttempts, "max-attempts", 3, "tries per message for temporary failures (4xx, network)")
+	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column: never sent to; repeatable")
+	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
+	f.StringVar(&o.NameColumn, "name-column", "", `list column holding the display name (default "name" when the list has it)`)
+	f.IntVar(&o.Limit, "limit", 0, "send at most N messages this run (0: all)")
+	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
+	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
+	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default this host's name)")
+	return cmd
+}
+
+func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) error {
+	if o.List == "" || o.Template == "" {
+		return &usageError{msg: "send needs --list and --template (see mailer send --help)"}
+	}
+	if len(o.Relays) == 0 && !o.DryRun {
+		return &usageError{msg: "send needs --relay URL, or --dry-run to send nothing"}
+	}
+	if o.Concurrency < 1 || o.MaxAttempts < 1 || o.Burst < 1 || o.Limit < 0 {
+		return &usageError{msg: "--concurrency, --max-attempts and --burst must be at least 1, --limit at least 0"}
+	}
+	if o.Results == "" {
+		o.Results = "results.csv"
+		if o.DryRun {
+			o.Results = "results.dry-run.csv"
+		}
+	}
+	rate, err := sender.ParseRate(o.Rate)
+	if err != nil {
+		return &usageError{msg: "--" + err.Error()}
+	}
+	var relays []sender.Relay
+	for _, u := range o.Relays {
+		r, err := sender.ParseRelay(u, o.AllowPlaintext)
+		if err != nil {
+			return &configError{err}
+		}
+		if r.Username != "" {
+			if r.Password = os.Getenv("MAILER_SMTP_PASSWORD"); r.Password == "" {
+				return &configError{fmt.Errorf("relay %s has a user but MAILER_SMTP_PASSWORD is empty", r.Name)}
+			}
+		}
+		relays = append(relays, r)
+	}
+	tmpl, err := loadTemplate(o.Template, campaignID(o.Results))
+	if err != nil {
+		return err
+	}
+
+	var pool *sender.Pool
+	var s campaign.Sender = dryRunSender{}
+	if !o.DryRun {
+		hello := o.HelloName
+		if hello == "" {
+			hello, _ = os.Hostname()
+		}
+		pool, err = sender.New(relays, sender.Options{
+			Rate: rate, Burst: o.Burst, MaxConns: perRelay(o.Concurrency, len(relays)),
+			MaxAttempts: o.MaxAttempts, HelloName: hello,
+		})
+		if err != nil {
+			return &configError{err}
+		}
+		defer pool.Close()
+		s = pool
+	}
+	prog := newProgress(stderr, o.Quiet)
+	sum, err := campaign.Run(ctx, campaign.Options{
+		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
+		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
+		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
+		Progress: prog.update,
+	}, s)
+	prog.finish()
+	if sum != nil {
+		printSummary(stdout, o, sum)
+		for _, r := range sum.Unrecorded {
+			fmt.Fprintf(stderr, "mailer: unrecorded outcome: %s %s %d %s\n", r.Email, r.Status, r.Code, r.Message)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case ctx.Err() != nil:
+		return &exitStatus{code: 130, hint: "interrupted; run the same command again to resume"}
+	case sum.Counts[campaign.Deferred]+sum.Counts[campaign.Unknown] > 0 && !o.DryRun:
+		return &exitStatus{code: exitTempFail, hint: fmt.Sprintf("%d deferred, %d unknown: run the same command again later to retry the deferred ones",
+			sum.Counts[campaign.Deferred], sum.Counts[campaign.Unknown])}
+	}
+	return nil
+}
+
+// perRelay splits the total connection budget across relays.
+func perRelay(total, relays int) int {
+	if relays == 0 {
+		return total
+	}
+	n := total / relays
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// campaignID names the campaign for Message-IDs: the results file is the
+// campaign's identity (resuming it is continuing the campaign), so retries
+// of a recipient keep their Message-ID.
+func campaignID(results string) string {
+	abs, err := filepath.Abs(results)
+	if err != nil {
+		abs = results
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return hex.EncodeToString(sum[:8])
+}
+
+func loadTemplate(name, campaign string) (*render.Template, error) {
+	src, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(name, `/\.`) {
+		if b, ok := templates.Lookup(name); ok {
+			src, err = b, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	return render.Parse(name, src, render.Options{
+		Now: time.Now,
+		MessageID: func(rcpt string) string {
+			sum := sha256.Sum256([]byte(campaign + "\x00" + strings.ToLower(rcpt)))
+			return campaign + "." + hex.EncodeToString(sum[:12])
+		},
+	})
+}
+
+// dryRunSender stands in for the pool in a dry run; campaign never calls it.
+type dryRunSender struct{}
+
+func (dryRunSender) Probe(context.Context) error { return errors.New("dry run: no relay") }
+func (dryRunSender) Send(context.Context, *sender.Message) sender.Result {
+	return sender.Result{Status: sender.Canceled}
+}
+
+func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
+	mode := "sent"
+	if o.DryRun {
+		mode = "dry run"
+	}
+	fmt.Fprintf(w, "%s: %s -> %s\n", mode, o.List, o.Results)
+	var parts []string
+	for _, st := range campaign.Statuses {
+		if n := s.Counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	if s.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("already done %d", s.Skipped))
+	}
+	if s.Left > 0 {
+		parts = append(parts, fmt.Sprintf("not yet processed %d", s.Left))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to do: every recipient already has a final result")
+	}
+	fmt.Fprintf(w, "recipients: %d in list; %s\n", s.Total, strings.Join(parts, ", "))
+	secs := s.Elapsed.Seconds()
+	n := s.Sent()
+	if o.DryRun {
+		n = s.Counts[campaign.DryRun]
+	}
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(n) / secs
+	}
+	fmt.Fprintf(w, "elapsed: %.2fs, %d messages, %.1f msgs/s\n", secs, n, rate)
+}

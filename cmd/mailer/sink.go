@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+
+	"github.com/emersion/go-smtp"
+	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/spf13/cobra"
+)
+
+// SinkOptions are the settings of `mailer sink`.
+type SinkOptions struct {
+	Listen string
+	Dir    string
+	Reject string
+	Defer  string
+}
+
+func newSinkCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &SinkOptions{}
+	cmd := &cobra.Command{
+		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX]",
+		Short: "Run an SMTP relay on loopback that stores what it receives, for trying campaigns",
+		Example: `  mailer sink --listen 127.0.0.1:2525 --dir out/ --reject '^bounce' --defer '@slow\.example$'
+  mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --relay smtp+plain://127.0.0.1:2525`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runSink(c.Context(), o, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:2525", "address to listen on")
+	f.StringVar(&o.Dir, "dir", "", "directory to store each accepted message in as an .eml file (default: keep none)")
+	f.StringVar(&o.Reject, "reject", "", "answer 550 5.1.1 to recipients matching this `REGEX`")
+	f.StringVar(&o.Defer, "defer", "", "answer 451 4.3.0 to recipients matching this `REGEX`")
+	return cmd
+}
+
+func runSink(ctx context.Context, o *SinkOptions, stdout, stderr io.Writer) error {
+	var rules []*relay.Rule
+	for _, r := range []struct {
+		flag, expr string
+		code       int
+		enh        smtp.EnhancedCode
+		text       string
+	}{
+		{"--reject", o.Reject, 550, smtp.EnhancedCode{5, 1, 1}, "User unknown (mailer sink --reject)"},
+		{"--defer", o.Defer, 451, smtp.EnhancedCode{4, 3, 0}, "Try again later (mailer sink --defer)"},
+	} {
+		if r.expr == "" {
+			continue
+		}
+		re, err := regexp.Compile(r.expr)
+		if err != nil {
+			return &usageError{msg: fmt.Sprintf("%s %q: %v", r.flag, r.expr, err)}
+		}
+		rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
+	}
+	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules})
+	if err != nil {
+		return &configError{fmt.Errorf("sink: %w", err)}
+	}
+	where := "keeping no copies"
+	if o.Dir != "" {
+		where = "storing messages in " + o.Dir
+	}
+	fmt.Fprintf(stderr, "mailer: sink listening on %s, %s; Ctrl-C to stop\n", s.Addr(), where)
+	<-ctx.Done()
+	s.Close()
+	fmt.Fprintf(stdout, "sink: %d messages accepted, %d recipients refused, %d connections\n", s.Accepted(), s.Refused(), s.Conns())
+	return nil
+}
