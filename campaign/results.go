@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gocarina/gocsv"
 )
@@ -54,6 +56,9 @@ type Record struct {
 	MessageID    string `csv:"message_id"`
 	Time         string `csv:"time"`
 	Line         int    `csv:"line"`
+	// Fingerprint identifies the list and template the row was made with,
+	// "list=<hex> template=<hex>", so a resumed run can tell they changed.
+	Fingerprint string `csv:"fingerprint"`
 }
 
 // Count is a number in the results CSV that is left empty when zero (no
@@ -83,11 +88,27 @@ func (c *Count) UnmarshalCSV(s string) error {
 // operating system as soon as it is written, so that a crash of mailer loses
 // nothing already known.
 type resultsWriter struct {
-	path string
-	f    *os.File
-	bw   *bufio.Writer
-	cw   *gocsv.SafeCSVWriter
-	one  []*Record
+	path  string
+	f     resultsFile
+	bw    *bufio.Writer
+	cw    *gocsv.SafeCSVWriter
+	one   []*Record
+	dirty atomic.Bool // written since the last sync
+}
+
+// resultsFile is the part of *os.File the writer uses; tests substitute a
+// file that fails like a full disk.
+type resultsFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Stat() (os.FileInfo, error)
+}
+
+// openResultsFile opens the results file; a variable so tests can make
+// writes fail.
+var openResultsFile = func(path string, flag int, perm os.FileMode) (resultsFile, error) {
+	return os.OpenFile(path, flag, perm)
 }
 
 // createResults opens path for appending, writing the header row when the
@@ -97,7 +118,7 @@ func createResults(path string, truncate bool) (*resultsWriter, error) {
 	if truncate {
 		flag = os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	}
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := openResultsFile(path, flag, 0o644)
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}
 	}
@@ -149,7 +170,29 @@ func (w *resultsWriter) flush() error {
 	if err := w.bw.Flush(); err != nil {
 		return &WriteError{Path: w.path, Err: err}
 	}
+	w.dirty.Store(true)
 	return nil
+}
+
+// sync makes what was written durable; the run calls it every syncEvery
+// (group commit), so an operating-system crash loses at most that window.
+func (w *resultsWriter) sync() error {
+	if !w.dirty.Swap(false) {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
+		return &WriteError{Path: w.path, Err: err}
+	}
+	return nil
+}
+
+// size is the file's length with everything written so far.
+func (w *resultsWriter) size() (int64, error) {
+	st, err := w.f.Stat()
+	if err != nil {
+		return 0, &WriteError{Path: w.path, Err: err}
+	}
+	return st.Size(), nil
 }
 
 func (w *resultsWriter) close() error {
@@ -182,6 +225,12 @@ func unneutralise(s string) string {
 // readResults calls fn for every record of an existing results file, in
 // order. A missing file is no error.
 func readResults(path string, fn func(*Record) error) error {
+	return scanResults(path, -1, func(r *Record, _ bool) error { return fn(r) })
+}
+
+// scanResults is readResults that also tells fn whether each record lies
+// at or after byte offset base (the start of a run, from the journal).
+func scanResults(path string, base int64, fn func(r *Record, afterBase bool) error) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -190,21 +239,93 @@ func readResults(path string, fn func(*Record) error) error {
 		return fmt.Errorf("results %s: %w", path, err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("results %s: %w", path, err)
+	}
+	size := st.Size()
+	if size == 0 {
 		return nil
 	}
-	var fnErr error
-	err = gocsv.UnmarshalToCallbackWithError(f, func(r *Record) error {
-		r.Email = unneutralise(r.Email)
-		r.Message = unneutralise(r.Message)
-		fnErr = fn(r)
-		return fnErr
-	})
-	if fnErr != nil {
-		return fnErr
+	if base < 0 || base > size {
+		base = size
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return &DataError{File: path, Msg: "cannot read the results file back: " + err.Error()}
+	header, err := bufio.NewReader(io.NewSectionReader(f, 0, size)).ReadString('\n')
+	if err != nil {
+		return &DataError{File: path, Line: 1, Msg: "no header row; is this a mailer results file?"}
+	}
+	if base < int64(len(header)) {
+		base = int64(len(header))
+	}
+	parts := []struct {
+		r     io.Reader
+		after bool
+	}{
+		{io.NewSectionReader(f, 0, base), false},
+		{io.MultiReader(strings.NewReader(header), io.NewSectionReader(f, base, size-base)), true},
+	}
+	for _, p := range parts {
+		var fnErr error
+		err := gocsv.UnmarshalToCallbackWithError(p.r, func(r *Record) error {
+			r.Email = unneutralise(r.Email)
+			r.Message = unneutralise(r.Message)
+			fnErr = fn(r, p.after)
+			return fnErr
+		})
+		if fnErr != nil {
+			return fnErr
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return &DataError{File: path, Msg: "cannot read the results file back: " + err.Error()}
+		}
 	}
 	return nil
+}
+
+// repairTornLine cuts a last line that a crash left half-written (no
+// final newline) and returns how many bytes it dropped. The recipient of
+// that line is still in the journal, so it is not lost.
+func repairTornLine(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, &WriteError{Path: path, Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	size := st.Size()
+	// Read backwards until a newline; records are far shorter than 1 MiB.
+	const chunk = 64 << 10
+	end := size
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return 0, &WriteError{Path: path, Err: err}
+	}
+	if last[0] == '\n' {
+		return 0, nil
+	}
+	for end > 0 {
+		start := max(end-chunk, 0)
+		buf := make([]byte, end-start)
+		if _, err := f.ReadAt(buf, start); err != nil {
+			return 0, &WriteError{Path: path, Err: err}
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			keep := start + int64(i) + 1
+			if err := f.Truncate(keep); err != nil {
+				return 0, &WriteError{Path: path, Err: err}
+			}
+			return size - keep, f.Sync()
+		}
+		end = start
+	}
+	if err := f.Truncate(0); err != nil {
+		return 0, &WriteError{Path: path, Err: err}
+	}
+	return size, f.Sync()
 }

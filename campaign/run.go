@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,16 @@ type Options struct {
 	DryRun      bool     // render and check everything, send nothing
 	Concurrency int      // messages in flight at once [1]
 	Limit       int      // send at most this many messages (0: no limit)
-	Now         func() time.Time
+	// ResendUnknown sends again to recipients recorded unknown (the relay
+	// may have accepted them: they may get the message twice).
+	ResendUnknown bool
+	// AllowChanged resumes although the list or template changed since the
+	// results file was started.
+	AllowChanged bool
+	// BouncesTo, when set, is a CSV that hard bounces (5.1.x: no such
+	// mailbox) are appended to, ready to be a --suppress file next time.
+	BouncesTo string
+	Now       func() time.Time
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
 	Progress func(Progress)
@@ -58,6 +68,12 @@ type Summary struct {
 	// Left is rows neither recorded nor skipped: stopped by --limit or an
 	// interruption. A re-run takes them up.
 	Left int
+	// Recovered is how many recipients a run that died left in flight; they
+	// were recorded unknown at the start of this run.
+	Recovered int
+	// Repaired is how many bytes of a torn last line were cut from the
+	// results file.
+	Repaired int64
 	// Unrecorded are outcomes known but not written because the results
 	// file failed; the caller must show them to the user.
 	Unrecorded []Record
@@ -68,12 +84,26 @@ func (s *Summary) Sent() int {
 	return s.Counts[Delivered] + s.Counts[Bounced] + s.Counts[Deferred] + s.Counts[Unknown]
 }
 
+// ChangedError is a results file started with another list or template.
+type ChangedError struct {
+	Results string
+	What    string // "list", "template" or "list and template"
+}
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s was started with another %s: resuming could mix two campaigns (pass --allow-changed to resume anyway, or use a new --results file for a new campaign)", e.Results, e.What)
+}
+
 type job struct {
 	line   int
 	addr   address
 	name   string
 	fields map[string]string
 }
+
+// syncEvery is the group-commit interval: results and journal are fsynced
+// this often while they change.
+const syncEvery = 50 * time.Millisecond
 
 // Run runs the campaign. Bad input (list structure, suppression files,
 // results file) stops it before anything is sent. A cancelled ctx stops it
@@ -93,23 +123,34 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	fingerprint := "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
 	supp, err := loadSuppressions(o.Suppress)
 	if err != nil {
 		return nil, err
 	}
+	sum := &Summary{Total: info.Rows, Counts: map[Status]int{}}
+	stamp := func(r *Record) *Record {
+		r.Time = o.Now().UTC().Format(timeLayout)
+		r.Fingerprint = fingerprint
+		return r
+	}
+
+	var jr *journal
 	done := map[digest]struct{}{}
+	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
 			return nil, err
 		}
 	} else {
-		err := readResults(o.Results, func(r *Record) error {
-			if r.Status.Final() {
-				done[digestOf(keyOf(r.Email))] = struct{}{}
-			}
-			return nil
-		})
-		if err != nil {
+		if jr, err = openJournal(o.Results); err != nil {
+			return nil, err
+		}
+		defer jr.close()
+		if sum.Repaired, err = repairTornLine(o.Results); err != nil {
+			return nil, err
+		}
+		if recovered, err = loadState(o, jr, fingerprint, done); err != nil {
 			return nil, err
 		}
 	}
@@ -117,16 +158,41 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if jr != nil {
+		for _, a := range recovered {
+			rec := stamp(&Record{Email: a.email, Line: a.line, MessageID: a.messageID, Status: Unknown,
+				Message: "mailer stopped while sending this message (crash or kill): the relay may have accepted it"})
+			if err := rw.write(rec); err != nil {
+				rw.close()
+				return nil, err
+			}
+			if !o.ResendUnknown {
+				done[digestOf(keyOf(a.email))] = struct{}{}
+			}
+		}
+		sum.Recovered = len(recovered)
+		size, err := rw.size()
+		if err == nil {
+			err = jr.start(size)
+		}
+		if err != nil {
+			rw.close()
+			return nil, err
+		}
+	}
+	var bounces *bounceWriter
+	if o.BouncesTo != "" && !o.DryRun {
+		if bounces, err = openBounces(o.BouncesTo); err != nil {
+			rw.close()
+			return nil, err
+		}
+		defer bounces.close()
+	}
 
-	sum := &Summary{Total: info.Rows, Counts: map[Status]int{}}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan job, 2*o.Concurrency)
 	outs := make(chan *Record, 2*o.Concurrency)
-	stamp := func(r *Record) *Record {
-		r.Time = o.Now().UTC().Format(time.RFC3339)
-		return r
-	}
 
 	var readErr error
 	var skipped atomic.Int64 // rows already final, counted by the reader
@@ -141,7 +207,11 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 		}
 	}()
 	var probeOnce sync.Once
-	var probeErr error
+	var probeErr, journalErr error
+	var journalOnce sync.Once
+	journalFailed := func(err error) {
+		journalOnce.Do(func() { journalErr = err; cancel(err) })
+	}
 	for i := 0; i < o.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
@@ -151,7 +221,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec := &Record{Email: j.addr.wire, Line: j.line}
 				m, err := o.Template.Render(&buf, render.Recipient{Address: j.addr.wire, Name: j.name, Fields: j.fields})
 				if err != nil {
-					rec.Status, rec.Message = Invalid, err.Error()
+					rec.Status, rec.Message = Invalid, oneLine(err.Error())
 					outs <- stamp(rec)
 					continue
 				}
@@ -169,8 +239,16 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				if probeErr != nil || ctx.Err() != nil {
 					continue // not tried: a re-run takes it up
 				}
+				// The attempt is on disk before the relay sees the message.
+				if err := jr.attempt(rec.Email, rec.Line, rec.MessageID); err != nil {
+					journalFailed(err)
+					continue
+				}
 				res := s.Send(ctx, &sender.Message{From: m.From, To: j.addr.wire, Data: m.Data})
 				if res.Status == sender.Canceled {
+					if err := jr.withdraw(rec.Email); err != nil {
+						journalFailed(err)
+					}
 					continue
 				}
 				rec.Status = Status(res.Status)
@@ -185,8 +263,36 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 		close(outs)
 	}()
 
+	// Group commit: fsync what changed every syncEvery.
+	ticker := time.NewTicker(syncEvery)
+	defer ticker.Stop()
 	var writeErr error
-	for rec := range outs {
+	syncAll := func() {
+		if writeErr != nil {
+			return
+		}
+		if err := rw.sync(); err != nil {
+			writeErr = err
+			cancel(err)
+		}
+		if jr != nil {
+			jr.sync()
+		}
+	}
+	recorded := 0
+loop:
+	for {
+		var rec *Record
+		select {
+		case <-ticker.C:
+			syncAll()
+			continue
+		case r, ok := <-outs:
+			if !ok {
+				break loop
+			}
+			rec = r
+		}
 		if writeErr == nil {
 			if writeErr = rw.write(rec); writeErr != nil {
 				cancel(writeErr) // never send what cannot be recorded
@@ -196,12 +302,15 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			sum.Unrecorded = append(sum.Unrecorded, *rec)
 			continue
 		}
-		sum.Counts[rec.Status]++
-		if o.Progress != nil {
-			recorded := 0
-			for _, n := range sum.Counts {
-				recorded += n
+		if bounces != nil && rec.Status == Bounced && strings.HasPrefix(rec.EnhancedCode, "5.1.") {
+			if err := bounces.add(rec, o.Now()); err != nil {
+				writeErr = err
+				cancel(err)
 			}
+		}
+		sum.Counts[rec.Status]++
+		recorded++
+		if o.Progress != nil {
 			sk := int(skipped.Load())
 			o.Progress(Progress{Total: info.Rows, Done: recorded + sk, Skipped: sk, Elapsed: time.Since(start)})
 		}
@@ -209,16 +318,20 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	if err := rw.close(); err != nil && writeErr == nil {
 		writeErr = err
 	}
+	if jr != nil && writeErr == nil && journalErr == nil {
+		// Every attempt of this run has its outcome on disk.
+		if err := jr.finish(); err != nil {
+			writeErr = err
+		}
+	}
 	sum.Skipped = int(skipped.Load())
 	sum.Elapsed = time.Since(start)
-	recorded := 0
-	for _, n := range sum.Counts {
-		recorded += n
-	}
 	sum.Left = info.Rows - recorded - sum.Skipped
 	switch {
 	case writeErr != nil:
 		return sum, writeErr
+	case journalErr != nil:
+		return sum, journalErr
 	case readErr != nil:
 		return sum, readErr
 	case probeErr != nil:
@@ -226,6 +339,50 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	}
 	return sum, nil
 }
+
+// loadState reads the results file into done (recipients with a final
+// status), checks the fingerprint, and returns the attempts a dead run
+// left without an outcome.
+func loadState(o Options, jr *journal, fingerprint string, done map[digest]struct{}) ([]attempt, error) {
+	answered := map[string]bool{} // outcomes written by the journal's run
+	last := ""
+	err := scanResults(o.Results, jr.base, func(r *Record, after bool) error {
+		if r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown) {
+			done[digestOf(keyOf(r.Email))] = struct{}{}
+		}
+		if after {
+			answered[r.Email] = true
+		}
+		if r.Fingerprint != "" {
+			last = r.Fingerprint
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if last != "" && last != fingerprint && !o.AllowChanged {
+		oldL, oldT, _ := strings.Cut(last, " ")
+		newL, newT, _ := strings.Cut(fingerprint, " ")
+		var what []string
+		if oldL != newL {
+			what = append(what, "list")
+		}
+		if oldT != newT {
+			what = append(what, "template")
+		}
+		return nil, &ChangedError{Results: o.Results, What: strings.Join(what, " and ")}
+	}
+	var lost []attempt
+	for _, a := range jr.prev {
+		if !answered[a.email] {
+			lost = append(lost, a)
+		}
+	}
+	return lost, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs.
@@ -254,8 +411,8 @@ func feed(ctx context.Context, o Options, supp map[digest]string, done map[diges
 		cell := r.fields[lr.emailAt]
 		addr, aerr := parseAddress(cell)
 		if aerr != nil {
-			addr.key = keyOf(cell)
-			addr.wire = cell
+			addr.wire = oneLine(cell) // a record must stay on one line
+			addr.key = keyOf(addr.wire)
 		}
 		d := digestOf(addr.key)
 		if _, ok := done[d]; ok {

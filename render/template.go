@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
@@ -24,6 +26,7 @@ type Options struct {
 // and/or HTML body. It is safe for concurrent use by several goroutines.
 type Template struct {
 	name    string
+	sum     [32]byte // SHA-256 of the source
 	opts    Options
 	headers []header
 	text    *template.Template // nil when the template has only an html block
@@ -75,7 +78,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	s := strings.ReplaceAll(string(src), "\r\n", "\n")
-	t := &Template{name: name, opts: opts}
+	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src)}
 	fm := funcs(opts.Now)
 
 	lines := strings.Split(s, "\n")
@@ -162,6 +165,10 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	return t, nil
 }
+
+// Fingerprint is the hex SHA-256 of the template's source, which tells a
+// resumed campaign whether the template changed.
+func (t *Template) Fingerprint() string { return hex.EncodeToString(t.sum[:]) }
 
 // Name is the name the template was parsed under.
 func (t *Template) Name() string { return t.name }

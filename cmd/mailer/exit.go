@@ -57,6 +57,8 @@ func exitCode(err error) int {
 		we  *campaign.WriteError
 		una *sender.UnavailableError
 		pa  *fs.PathError
+		le  *campaign.LockedError
+		che *campaign.ChangedError
 	)
 	switch {
 	case errors.As(err, &es):
@@ -65,12 +67,14 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &ce):
 		return exitConfig
-	case errors.As(err, &de), errors.As(err, &pe):
+	case errors.As(err, &le):
+		return exitTempFail // another run has it: cron can simply retry
+	case errors.As(err, &de), errors.As(err, &pe), errors.As(err, &che):
 		return exitDataErr
 	case errors.As(err, &una):
 		return exitUnavailable
 	case errors.As(err, &we):
-		if errors.Is(we.Err, fs.ErrNotExist) || errors.Is(we.Err, fs.ErrPermission) || errors.Is(we.Err, syscall.EISDIR) {
+		if errors.Is(we.Err, fs.ErrNotExist) || errors.Is(we.Err, fs.ErrPermission) || errors.Is(we.Err, syscall.EISDIR) || errors.Is(we.Err, syscall.ENOTDIR) {
 			return exitCantCreate
 		}
 		return exitIOErr
