@@ -16,9 +16,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run executes one command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop, caught := notifyContext(context.Background(), stderr)
+	u := newUI(stderr)
+	ctx, stop, caught := notifyContext(context.Background(), u)
 	defer stop()
-	root := newRootCmd(stdout, stderr)
+	root := newRootCmd(stdout, u)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
@@ -27,10 +28,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(stderr, "mailer: error: %s\n", msg)
+			u.errorf(msg, "exit", code)
 		}
 		if h := hintFor(err); h != "" {
-			fmt.Fprintf(stderr, "mailer: hint: %s\n", h)
+			u.hint(h)
 		}
 	}
 	return code
@@ -39,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // notifyContext cancels the returned context at the first SIGINT or
 // SIGTERM, so the run stops taking new recipients and records what is in
 // flight. A second signal exits at once. caught reports the first signal.
-func notifyContext(parent context.Context, stderr io.Writer) (ctx context.Context, stop func(), caught func() os.Signal) {
+func notifyContext(parent context.Context, u *ui) (ctx context.Context, stop func(), caught func() os.Signal) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -50,7 +51,7 @@ func notifyContext(parent context.Context, stderr io.Writer) (ctx context.Contex
 			return
 		}
 		first <- sig
-		fmt.Fprintf(stderr, "mailer: %v: stopping (send it again to quit at once)\n", sig)
+		u.info(fmt.Sprintf("%v: stopping (send it again to quit at once)", sig), "signal", sig.String())
 		cancel()
 		if sig, ok := <-ch; ok {
 			os.Exit(signalCode(sig))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -16,7 +15,7 @@ import (
 // terminal, a plain status line every statusEvery otherwise (cron, CI, a
 // pipe), nothing with --quiet. It is the only place send's progress is printed.
 type progress struct {
-	w        io.Writer
+	u        *ui
 	bar      *progressbar.ProgressBar
 	plain    bool
 	mu       sync.Mutex
@@ -27,14 +26,14 @@ type progress struct {
 
 const statusEvery = 10 * time.Second
 
-func newProgress(stderr io.Writer, quiet bool) *progress {
-	p := &progress{w: stderr, every: statusEvery, last: time.Now()}
+func newProgress(u *ui, quiet bool) *progress {
+	p := &progress{u: u, every: statusEvery, last: time.Now()}
 	if quiet {
 		return p
 	}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := u.w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !u.isJSON() {
 		p.bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetWriter(u.w),
 			progressbar.OptionSetDescription("sending"),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
@@ -65,8 +64,9 @@ func (p *progress) update(pr campaign.Progress) {
 			if rate > 0 {
 				eta = (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second).String()
 			}
-			fmt.Fprintf(p.w, "mailer: %d/%d recipients done (%.0f%%), %.1f msgs/s, eta %s\n",
-				pr.Done, pr.Total, 100*float64(pr.Done)/float64(max(pr.Total, 1)), rate, eta)
+			p.u.info(fmt.Sprintf("%d/%d recipients done (%.0f%%), %.1f msgs/s, eta %s",
+				pr.Done, pr.Total, 100*float64(pr.Done)/float64(max(pr.Total, 1)), rate, eta),
+				"kind", "progress", "done", pr.Done, "total", pr.Total, "rate", rate)
 			p.last, p.lastDone = now, pr.Done
 		}
 	}

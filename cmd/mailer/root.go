@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,8 @@ import (
 // otherwise the module version from the build info is shown.
 var version = ""
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+func newRootCmd(stdout io.Writer, u *ui) *cobra.Command {
+	var logFormat string
 	root := &cobra.Command{
 		Use:   "mailer",
 		Short: "Send personalised bulk email from a CSV list and a template",
@@ -23,11 +25,20 @@ recipient in a results CSV. Re-running the same command resumes.`,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetErr(u.w)
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "messages on stderr as text or json (one object per line)")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if f := c.Flags().Lookup("log-format"); f != nil && !f.Changed {
+			if v := os.Getenv("MAILER_LOG_FORMAT"); v != "" {
+				logFormat = v
+			}
+		}
+		return u.setFormat(logFormat)
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{msg: err.Error() + " (see mailer " + c.Name() + " --help)"}
 	})
-	root.AddCommand(newSendCmd(stdout, stderr), newSinkCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newSendCmd(stdout, u), newSinkCmd(stdout, u), newVersionCmd(stdout))
 	return root
 }
 

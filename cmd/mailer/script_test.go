@@ -48,13 +48,15 @@ func TestScripts(t *testing.T) {
 			"waitport":   cmdWaitport,
 			"countfiles": cmdCountfiles,
 			"countlines": cmdCountlines,
+			"waitfile":   cmdWaitfile,
 		},
 	})
 }
 
-// relay [-reject RE] [-defer RE] [-lost RE] starts a test relay on
+// relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] starts a test relay on
 // 127.0.0.1:0 for the rest of the script and sets $RELAY to its address.
-// -lost drops the connection after the final dot for matching recipients.
+// -lost drops the connection after the final dot for matching recipients;
+// -slow delays their RCPT reply by 200ms.
 func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 	var rules []*relay.Rule
 	for i := 0; i+1 < len(args); i += 2 {
@@ -66,6 +68,8 @@ func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
 		case "-lost":
 			rules = append(rules, &relay.Rule{Stage: "DATA", Match: re, Action: relay.Drop})
+		case "-slow":
+			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Action: relay.Stall, Delay: 200 * time.Millisecond})
 		default:
 			ts.Fatalf("relay: unknown option %s", args[i])
 		}
@@ -158,4 +162,21 @@ func copyDir(src, dst string) error {
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
+}
+
+// waitfile FILE REGEXP waits until a line of FILE matches REGEXP.
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	re := regexp.MustCompile(args[1])
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if re.MatchString(l) {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("no line of %s matches %q", args[0], args[1])
 }

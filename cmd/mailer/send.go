@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
@@ -37,9 +38,15 @@ type SendOptions struct {
 	Quiet          bool
 	AllowPlaintext bool
 	HelloName      string
+	Config         string
+	PrintConfig    bool
+	ResendUnknown  bool
+	AllowChanged   bool
+	BouncesTo      string
+	LogFormat      string
 }
 
-func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
+func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	o := &SendOptions{}
 	cmd := &cobra.Command{
 		Use:   "send --list FILE --template FILE [--relay URL]...",
@@ -49,7 +56,18 @@ func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
       --relay smtp+plain://127.0.0.1:2525 --results results.csv --concurrency 8 --rate 200/s`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runSend(c.Context(), o, stdout, stderr)
+			st, err := resolveSettings(c.Flags(), o.Config)
+			if err != nil {
+				return err
+			}
+			o.LogFormat, _ = c.Flags().GetString("log-format")
+			if err := u.setFormat(o.LogFormat); err != nil {
+				return err
+			}
+			if o.PrintConfig {
+				return printConfig(stdout, c, st)
+			}
+			return runSend(c.Context(), o, st, stdout, u)
 		},
 	}
 	f := cmd.Flags()
@@ -69,10 +87,15 @@ func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
 	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default this host's name)")
+	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG): settings by flag name, plus relays")
+	f.BoolVar(&o.PrintConfig, "print-config", false, "print every setting with where it came from (flag, env, config, default) and exit")
+	f.BoolVar(&o.ResendUnknown, "resend-unknown", false, "send again to recipients recorded unknown (they may get the message twice)")
+	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
+	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
 	return cmd
 }
 
-func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) error {
+func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer, u *ui) error {
 	if o.List == "" || o.Template == "" {
 		return &usageError{msg: "send needs --list and --template (see mailer send --help)"}
 	}
@@ -88,19 +111,29 @@ func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) erro
 			o.Results = "results.dry-run.csv"
 		}
 	}
+	results, err := expandResultsPath(o.Results, time.Now())
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	o.Results = results
+	if dir := filepath.Dir(o.Results); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return &campaign.WriteError{Path: o.Results, Err: err}
+		}
+	}
 	rate, err := sender.ParseRate(o.Rate)
 	if err != nil {
 		return &usageError{msg: "--" + err.Error()}
 	}
 	var relays []sender.Relay
-	for _, u := range o.Relays {
-		r, err := sender.ParseRelay(u, o.AllowPlaintext)
+	for _, raw := range o.Relays {
+		r, err := sender.ParseRelay(raw, o.AllowPlaintext)
 		if err != nil {
 			return &configError{err}
 		}
 		if r.Username != "" {
-			if r.Password = os.Getenv("MAILER_SMTP_PASSWORD"); r.Password == "" {
-				return &configError{fmt.Errorf("relay %s has a user but MAILER_SMTP_PASSWORD is empty", r.Name)}
+			if r.Password, err = st.password(raw); err != nil {
+				return &configError{fmt.Errorf("relay %s has a user but no password: %w", r.Name, err)}
 			}
 		}
 		relays = append(relays, r)
@@ -127,18 +160,27 @@ func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) erro
 		defer pool.Close()
 		s = pool
 	}
-	prog := newProgress(stderr, o.Quiet)
+	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
 		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
 		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
 		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
+		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
 		Progress: prog.update,
 	}, s)
 	prog.finish()
 	if sum != nil {
+		if sum.Repaired > 0 {
+			u.info(fmt.Sprintf("repaired %s: cut a torn last line of %d bytes left by a crash", o.Results, sum.Repaired))
+		}
+		if sum.Recovered > 0 {
+			u.info(fmt.Sprintf("%d recipients were in flight when an earlier run died: recorded unknown (--resend-unknown sends them again)", sum.Recovered))
+		}
 		printSummary(stdout, o, sum)
+		logSummary(u, o, sum)
 		for _, r := range sum.Unrecorded {
-			fmt.Fprintf(stderr, "mailer: unrecorded outcome: %s %s %d %s\n", r.Email, r.Status, r.Code, r.Message)
+			u.errorf(fmt.Sprintf("not recorded in %s: %s %s %d %s", o.Results, r.Email, r.Status, r.Code, r.Message),
+				"email", r.Email, "status", string(r.Status), "code", int(r.Code))
 		}
 	}
 	if err != nil {
@@ -146,12 +188,57 @@ func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) erro
 	}
 	switch {
 	case ctx.Err() != nil:
-		return &exitStatus{code: 130, hint: "interrupted; run the same command again to resume"}
+		return &exitStatus{code: 130, hint: "interrupted: run the same command again to resume where it stopped"}
 	case sum.Counts[campaign.Deferred]+sum.Counts[campaign.Unknown] > 0 && !o.DryRun:
 		return &exitStatus{code: exitTempFail, hint: fmt.Sprintf("%d deferred, %d unknown: run the same command again later to retry the deferred ones",
 			sum.Counts[campaign.Deferred], sum.Counts[campaign.Unknown])}
 	}
 	return nil
+}
+
+// expandResultsPath fills a date pattern in the results path, such as
+// results/news-{{date "2006-01"}}.csv, so one crontab line starts a new
+// campaign each month while retries within the month resume it.
+func expandResultsPath(p string, now time.Time) (string, error) {
+	if !strings.Contains(p, "{{") {
+		return p, nil
+	}
+	t, err := template.New("results").Option("missingkey=error").Funcs(template.FuncMap{
+		"date": func(layout string) string { return now.Format(layout) },
+	}).Parse(p)
+	if err != nil {
+		return "", fmt.Errorf("--results %q: %v", p, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, nil); err != nil {
+		return "", fmt.Errorf("--results %q: %v", p, err)
+	}
+	return b.String(), nil
+}
+
+// printConfig shows every send setting and where its value came from.
+func printConfig(w io.Writer, c *cobra.Command, st *settings) error {
+	for _, name := range flagNames(c.Flags()) {
+		if name == "print-config" {
+			continue
+		}
+		f := c.Flags().Lookup(name)
+		fmt.Fprintf(w, "%s: %s  # %s\n", name, f.Value.String(), st.source[name])
+	}
+	return nil
+}
+
+// logSummary repeats the summary as one JSON event for log collectors.
+func logSummary(u *ui, o *SendOptions, s *campaign.Summary) {
+	if !u.isJSON() {
+		return
+	}
+	attrs := []any{"kind", "summary", "list", o.List, "results", o.Results, "total", s.Total,
+		"skipped", s.Skipped, "left", s.Left, "elapsed_s", s.Elapsed.Seconds()}
+	for _, st := range campaign.Statuses {
+		attrs = append(attrs, string(st), s.Counts[st])
+	}
+	u.info("summary", attrs...)
 }
 
 // perRelay splits the total connection budget across relays.

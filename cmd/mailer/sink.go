@@ -19,7 +19,7 @@ type SinkOptions struct {
 	Defer  string
 }
 
-func newSinkCmd(stdout, stderr io.Writer) *cobra.Command {
+func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	o := &SinkOptions{}
 	cmd := &cobra.Command{
 		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX]",
@@ -28,7 +28,7 @@ func newSinkCmd(stdout, stderr io.Writer) *cobra.Command {
   mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --relay smtp+plain://127.0.0.1:2525`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runSink(c.Context(), o, stdout, stderr)
+			return runSink(c.Context(), o, stdout, u)
 		},
 	}
 	f := cmd.Flags()
@@ -39,7 +39,7 @@ func newSinkCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-func runSink(ctx context.Context, o *SinkOptions, stdout, stderr io.Writer) error {
+func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error {
 	var rules []*relay.Rule
 	for _, r := range []struct {
 		flag, expr string
@@ -67,7 +67,7 @@ func runSink(ctx context.Context, o *SinkOptions, stdout, stderr io.Writer) erro
 	if o.Dir != "" {
 		where = "storing messages in " + o.Dir
 	}
-	fmt.Fprintf(stderr, "mailer: sink listening on %s, %s; Ctrl-C to stop\n", s.Addr(), where)
+	u.info(fmt.Sprintf("sink listening on %s, %s; Ctrl-C to stop", s.Addr(), where), "addr", s.Addr())
 	<-ctx.Done()
 	s.Close()
 	fmt.Fprintf(stdout, "sink: %d messages accepted, %d recipients refused, %d connections\n", s.Accepted(), s.Refused(), s.Conns())

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gocarina/gocsv"
+	"github.com/mailer-dev/mailer/internal/relay"
+)
+
+// mailerBinary returns a path that runs this test binary as mailer
+// (testscript.Main dispatches on the program name).
+func mailerBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "mailer")
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+type resultRow struct {
+	Email  string `csv:"email"`
+	Status string `csv:"status"`
+}
+
+func readResultRows(t *testing.T, path string) []resultRow {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []resultRow
+	if err := gocsv.UnmarshalFile(f, &rows); err != nil {
+		t.Fatalf("results file does not parse: %v", err)
+	}
+	return rows
+}
+
+func waitForAttempt(t *testing.T, journal string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(journal); err == nil && strings.Contains(string(b), "\n+,") {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the run never started sending")
+}
+
+// TestCrashResume kills mailer with SIGKILL at random points of a
+// 2,000-recipient campaign and re-runs it until it completes. Whatever the
+// timing: every recipient ends with exactly one final row, and the relay
+// got each recipient at most once (only recipients recorded unknown may be
+// in doubt, and they are not sent again).
+func TestCrashResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and re-runs a 2,000-recipient campaign")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	bin := mailerBinary(t)
+	srv, err := relay.Listen("127.0.0.1:0", relay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	dir := t.TempDir()
+	const n = 2000
+	list := filepath.Join(dir, "list.csv")
+	var b strings.Builder
+	b.WriteString("email,first_name\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "r%04d@example.com,R%d\n", i, i)
+	}
+	os.WriteFile(list, []byte(b.String()), 0o644)
+	tmpl := filepath.Join(dir, "t.tmpl")
+	os.WriteFile(tmpl, []byte("From: a@example.com\nSubject: hi {{.first_name}}\n\nhello\n"), 0o644)
+	results := filepath.Join(dir, "results.csv")
+	args := []string{"send", "--list", list, "--template", tmpl, "--relay", "smtp+plain://" + srv.Addr(),
+		"--results", results, "--concurrency", "8", "--rate", "4000/s", "--quiet"}
+
+	kills := 0
+	for run := 0; run < 20; run++ {
+		cmd := exec.Command(bin, args...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		if kills < 5 {
+			// Kill at a random point after this run started sending (its
+			// pid heads the journal, with attempts after it).
+			sending := make(chan struct{})
+			mine := fmt.Sprintf(",%d\n", cmd.Process.Pid)
+			go func() {
+				for i := 0; i < 2000; i++ {
+					if b, _ := os.ReadFile(results + ".journal"); strings.Contains(string(b), mine) && strings.Contains(string(b), "\n+,") {
+						close(sending)
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}()
+			select {
+			case <-sending:
+				time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				kills++
+				continue
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run %d: %v\n%s", run, err, out.String())
+				}
+			}
+		} else if err := <-done; err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, out.String())
+		}
+		if strings.Contains(out.String(), "already done") || strings.Contains(out.String(), "delivered") {
+			break
+		}
+	}
+	t.Logf("killed %d times", kills)
+
+	rows := readResultRows(t, results)
+	final := map[string][]string{}
+	for _, r := range rows {
+		switch r.Status {
+		case "delivered", "bounced", "unknown", "invalid", "suppressed":
+			final[r.Email] = append(final[r.Email], r.Status)
+		}
+	}
+	unknown := 0
+	for i := 0; i < n; i++ {
+		email := fmt.Sprintf("r%04d@example.com", i)
+		st := final[email]
+		if len(st) != 1 {
+			t.Errorf("%s has final rows %v, want exactly one", email, st)
+			continue
+		}
+		got := srv.Received(email)
+		switch {
+		case st[0] == "unknown":
+			unknown++
+			if got > 1 {
+				t.Errorf("%s (unknown) reached the relay %d times", email, got)
+			}
+		case got != 1:
+			t.Errorf("%s is %s but reached the relay %d times", email, st[0], got)
+		}
+	}
+	t.Logf("%d recipients recorded unknown after %d kills", unknown, kills)
+}
+
+// TestSignalExitCodes: SIGINT exits 130 and SIGTERM 143, after recording
+// what was in flight; the journal is then empty.
+func TestSignalExitCodes(t *testing.T) {
+	bin := mailerBinary(t)
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		srv, err := relay.Listen("127.0.0.1:0", relay.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		list := filepath.Join(dir, "list.csv")
+		var b strings.Builder
+		b.WriteString("email\n")
+		for i := 0; i < 500; i++ {
+			fmt.Fprintf(&b, "r%d@example.com\n", i)
+		}
+		os.WriteFile(list, []byte(b.String()), 0o644)
+		results := filepath.Join(dir, "r.csv")
+		cmd := exec.Command(bin, "send", "--list", list, "--template", "announcement", "--relay", "smtp+plain://"+srv.Addr(),
+			"--results", results, "--rate", "50/s", "--quiet")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitForAttempt(t, results+".journal")
+		cmd.Process.Signal(c.sig)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != c.code {
+			t.Errorf("%v: exit %v, want %d\n%s", c.sig, err, c.code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "run the same command again to resume") {
+			t.Errorf("%v: no resume hint in\n%s", c.sig, stderr.String())
+		}
+		if st, err := os.Stat(results + ".journal"); err != nil || st.Size() != 0 {
+			t.Errorf("%v: journal not emptied after a clean stop", c.sig)
+		}
+		rows := readResultRows(t, results)
+		if len(rows) == 0 || len(rows) >= 500 || int(srv.Accepted()) != len(rows) {
+			t.Errorf("%v: %d rows, relay accepted %d", c.sig, len(rows), srv.Accepted())
+		}
+		srv.Close()
+	}
+}
