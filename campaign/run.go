@@ -68,13 +68,6 @@ func (s *Summary) Sent() int {
 	return s.Counts[Delivered] + s.Counts[Bounced] + s.Counts[Deferred] + s.Counts[Unknown]
 }
 
-type job struct {
-	line   int
-	addr   address
-	name   string
-	fields map[string]string
-}
-
 // Run runs the campaign. Bad input (list structure, suppression files,
 // results file) stops it before anything is sent. A cancelled ctx stops it
 // taking new recipients; messages in flight finish and are recorded.
@@ -121,7 +114,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	sum := &Summary{Total: info.Rows, Counts: map[Status]int{}}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan job, 2*o.Concurrency)
+	jobs := make(chan *Verdict, 2*o.Concurrency)
 	outs := make(chan *Record, 2*o.Concurrency)
 	stamp := func(r *Record) *Record {
 		r.Time = o.Now().UTC().Format(time.RFC3339)
@@ -148,14 +141,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for j := range jobs {
-				rec := &Record{Email: j.addr.wire, Line: j.line}
-				m, err := o.Template.Render(&buf, render.Recipient{Address: j.addr.wire, Name: j.name, Fields: j.fields})
-				if err != nil {
-					rec.Status, rec.Message = Invalid, err.Error()
-					outs <- stamp(rec)
+				renderVerdict(o.Template, &buf, j) // the path check and preview share
+				if j.Status != "" {
+					outs <- stamp(j.record())
 					continue
 				}
-				rec.MessageID = m.MessageID
+				m := j.Message
+				rec := &Record{Email: j.Email, Line: j.Line, MessageID: m.MessageID}
 				if o.DryRun {
 					rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
 					outs <- stamp(rec)
@@ -169,7 +161,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				if probeErr != nil || ctx.Err() != nil {
 					continue // not tried: a re-run takes it up
 				}
-				res := s.Send(ctx, &sender.Message{From: m.From, To: j.addr.wire, Data: m.Data})
+				res := s.Send(ctx, &sender.Message{From: m.From, To: j.Email, Data: m.Data})
 				if res.Status == sender.Canceled {
 					continue
 				}
@@ -228,14 +220,15 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 }
 
 // feed streams the list: invalid, suppressed and duplicate rows go straight
-// to outs; rows already final are skipped; the rest become jobs.
-func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- job, outs chan<- *Record, stamp func(*Record) *Record) error {
+// to outs; rows already final are skipped; the rest become jobs. Rows are
+// classified by the planner that Prepare uses too.
+func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
 	}
 	defer lr.close()
-	seen := map[digest]int32{} // first line of each address: memory grows only by this
+	p := newPlanner(supp, done) // memory grows only by its duplicate set
 	queued := 0
 	for {
 		if ctx.Err() != nil {
@@ -251,44 +244,21 @@ func feed(ctx context.Context, o Options, supp map[digest]string, done map[diges
 		if err != nil {
 			return err // the list changed since ScanList
 		}
-		cell := r.fields[lr.emailAt]
-		addr, aerr := parseAddress(cell)
-		if aerr != nil {
-			addr.key = keyOf(cell)
-			addr.wire = cell
-		}
-		d := digestOf(addr.key)
-		if _, ok := done[d]; ok {
+		v, skip := p.classify(lr, r)
+		if skip {
 			skipped.Add(1)
 			continue
 		}
-		rec := &Record{Email: addr.wire, Line: r.line}
-		switch first, dup := seen[d]; {
-		case aerr != nil:
-			rec.Status, rec.Message = Invalid, "address "+aerr.Error()
-		case supp[d] != "":
-			rec.Status, rec.Message = Suppressed, "on suppression list "+supp[d]
-		case dup:
-			rec.Status, rec.Message = Suppressed, fmt.Sprintf("duplicate of line %d", first)
-		}
-		if rec.Status != "" {
+		if v.Status != "" {
 			select {
-			case outs <- stamp(rec):
+			case outs <- stamp(v.record()):
 			case <-ctx.Done():
 				return nil
 			}
 			continue
 		}
-		seen[d] = int32(r.line)
-		j := job{line: r.line, addr: addr, fields: make(map[string]string, len(lr.columns))}
-		for i, c := range lr.columns {
-			j.fields[c] = r.fields[i]
-		}
-		if lr.nameAt >= 0 {
-			j.name = r.fields[lr.nameAt]
-		}
 		select {
-		case jobs <- j:
+		case jobs <- v:
 			queued++
 		case <-ctx.Done():
 			return nil
