@@ -28,6 +28,7 @@ recipient in a results CSV. Re-running the same command resumes.`,
 		return &usageError{msg: err.Error() + " (see mailer " + c.Name() + " --help)"}
 	})
 	root.AddCommand(newSendCmd(stdout, stderr), newSinkCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newCheckCmd(stdout, stderr), newPreviewCmd(stdout, stderr), newReportCmd(stdout, stderr))
 	return root
 }
 
