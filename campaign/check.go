@@ -156,7 +156,10 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		sort.Slice(all, func(i, j int) bool { return all[i].Examples[0].Line < all[j].Examples[0].Line })
 		for _, f := range all {
 			e := f.Examples[0]
-			e.Detail = fmt.Sprintf("From %s (%d rows)", f.Kind, f.Count)
+			e.Detail = fmt.Sprintf("From %s (%d messages)", f.Kind, f.Count)
+			if f.Count == 1 {
+				e.Detail = fmt.Sprintf("From %s (1 message)", f.Kind)
+			}
 			g.add(e)
 		}
 	}

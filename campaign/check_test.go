@@ -54,7 +54,7 @@ func TestCheckFindsEachProblem(t *testing.T) {
 			"warnings", WarnNoUnsubscribe, 301, []int{2, 3, 4, 5, 6}, "List-Unsubscribe"},
 		{"several From addresses", "email,first_name,from\na@example.com,A,news@acme.example\nb@example.com,B,sales@acme.example\nc@example.com,C,news@acme.example\n",
 			strings.Replace(okTmpl, "From: News <news@acme.example>", "From: {{.from}}", 1),
-			"warnings", WarnManyFrom, 2, []int{2, 3}, "From news@acme.example (2 rows)"},
+			"warnings", WarnManyFrom, 2, []int{2, 3}, "From news@acme.example (2 messages)"},
 		{"HTML without text", list, strings.Replace(okTmpl, `{{define "text"}}Hello{{end}}`, "", 1),
 			"warnings", WarnNoText, 3, []int{2, 3, 4}, "text/html only"},
 		{"too large", "email,first_name\na@example.com,A\nb@example.com," + strings.Repeat("x", 200<<10) + "\n",

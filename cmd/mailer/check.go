@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/spf13/cobra"
@@ -117,7 +119,24 @@ func printCheck(w io.Writer, o *CheckOptions, r *campaign.CheckReport) {
 		}
 		fmt.Fprintf(w, "\n%s:\n", title)
 		for _, g := range gs {
-			fmt.Fprintf(w, "  %s: %d %s\n", g.Kind, g.Count, plural(g.Count, unit, unit+"s"))
+			one, many := unit, unit+"s"
+			if g.Kind == campaign.WarnManyFrom {
+				one, many = "address", "addresses"
+			}
+			fmt.Fprintf(w, "  %s: %d %s\n", g.Kind, g.Count, plural(g.Count, one, many))
+			if same, detail := sameDetail(g); same && len(g.Examples) > 1 {
+				// One cause for all: say it once, then where.
+				var ls []string
+				for _, e := range g.Examples {
+					ls = append(ls, strconv.Itoa(e.Line))
+				}
+				more := ""
+				if n := g.Count - len(g.Examples); n > 0 {
+					more = fmt.Sprintf(" and %d more", n)
+				}
+				fmt.Fprintf(w, "    %s\n    lines %s%s\n", detail, strings.Join(ls, ", "), more)
+				continue
+			}
 			for _, e := range g.Examples {
 				detail := e.Detail
 				if detail != "" {
@@ -141,4 +160,13 @@ func printCheck(w io.Writer, o *CheckOptions, r *campaign.CheckReport) {
 		verdict = fmt.Sprintf("ok with %d %s", len(r.Warnings), plural(len(r.Warnings), "warning", "warnings"))
 	}
 	fmt.Fprintf(w, "\nresult: %s\n", verdict)
+}
+
+func sameDetail(g *campaign.Group) (bool, string) {
+	for _, e := range g.Examples {
+		if e.Detail != g.Examples[0].Detail {
+			return false, ""
+		}
+	}
+	return len(g.Examples) > 0 && g.Examples[0].Detail != "", g.Examples[0].Detail
 }
