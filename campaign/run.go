@@ -94,13 +94,6 @@ func (e *ChangedError) Error() string {
 	return fmt.Sprintf("%s was started with another %s: resuming could mix two campaigns (pass --allow-changed to resume anyway, or use a new --results file for a new campaign)", e.Results, e.What)
 }
 
-type job struct {
-	line   int
-	addr   address
-	name   string
-	fields map[string]string
-}
-
 // syncEvery is the group-commit interval: results and journal are fsynced
 // this often while they change.
 const syncEvery = 50 * time.Millisecond
@@ -191,7 +184,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan job, 2*o.Concurrency)
+	jobs := make(chan *Verdict, 2*o.Concurrency)
 	outs := make(chan *Record, 2*o.Concurrency)
 
 	var readErr error
@@ -218,14 +211,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for j := range jobs {
-				rec := &Record{Email: j.addr.wire, Line: j.line}
-				m, err := o.Template.Render(&buf, render.Recipient{Address: j.addr.wire, Name: j.name, Fields: j.fields})
-				if err != nil {
-					rec.Status, rec.Message = Invalid, oneLine(err.Error())
-					outs <- stamp(rec)
+				renderVerdict(o.Template, &buf, j) // the path check and preview share
+				if j.Status != "" {
+					outs <- stamp(j.record())
 					continue
 				}
-				rec.MessageID = m.MessageID
+				m := j.Message
+				rec := &Record{Email: j.Email, Line: j.Line, MessageID: m.MessageID}
 				if o.DryRun {
 					rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
 					outs <- stamp(rec)
@@ -244,7 +236,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 					journalFailed(err)
 					continue
 				}
-				res := s.Send(ctx, &sender.Message{From: m.From, To: j.addr.wire, Data: m.Data})
+				res := s.Send(ctx, &sender.Message{From: m.From, To: j.Email, Data: m.Data})
 				if res.Status == sender.Canceled {
 					if err := jr.withdraw(rec.Email); err != nil {
 						journalFailed(err)
@@ -385,14 +377,15 @@ func loadState(o Options, jr *journal, fingerprint string, done map[digest]struc
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // feed streams the list: invalid, suppressed and duplicate rows go straight
-// to outs; rows already final are skipped; the rest become jobs.
-func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- job, outs chan<- *Record, stamp func(*Record) *Record) error {
+// to outs; rows already final are skipped; the rest become jobs. Rows are
+// classified by the planner that Prepare uses too.
+func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
 	}
 	defer lr.close()
-	seen := map[digest]int32{} // first line of each address: memory grows only by this
+	p := newPlanner(supp, done) // memory grows only by its duplicate set
 	queued := 0
 	for {
 		if ctx.Err() != nil {
@@ -408,44 +401,21 @@ func feed(ctx context.Context, o Options, supp map[digest]string, done map[diges
 		if err != nil {
 			return err // the list changed since ScanList
 		}
-		cell := r.fields[lr.emailAt]
-		addr, aerr := parseAddress(cell)
-		if aerr != nil {
-			addr.wire = oneLine(cell) // a record must stay on one line
-			addr.key = keyOf(addr.wire)
-		}
-		d := digestOf(addr.key)
-		if _, ok := done[d]; ok {
+		v, skip := p.classify(lr, r)
+		if skip {
 			skipped.Add(1)
 			continue
 		}
-		rec := &Record{Email: addr.wire, Line: r.line}
-		switch first, dup := seen[d]; {
-		case aerr != nil:
-			rec.Status, rec.Message = Invalid, "address "+aerr.Error()
-		case supp[d] != "":
-			rec.Status, rec.Message = Suppressed, "on suppression list "+supp[d]
-		case dup:
-			rec.Status, rec.Message = Suppressed, fmt.Sprintf("duplicate of line %d", first)
-		}
-		if rec.Status != "" {
+		if v.Status != "" {
 			select {
-			case outs <- stamp(rec):
+			case outs <- stamp(v.record()):
 			case <-ctx.Done():
 				return nil
 			}
 			continue
 		}
-		seen[d] = int32(r.line)
-		j := job{line: r.line, addr: addr, fields: make(map[string]string, len(lr.columns))}
-		for i, c := range lr.columns {
-			j.fields[c] = r.fields[i]
-		}
-		if lr.nameAt >= 0 {
-			j.name = r.fields[lr.nameAt]
-		}
 		select {
-		case jobs <- j:
+		case jobs <- v:
 			queued++
 		case <-ctx.Done():
 			return nil

@@ -39,6 +39,7 @@ recipient in a results CSV. Re-running the same command resumes.`,
 		return &usageError{msg: err.Error() + " (see mailer " + c.Name() + " --help)"}
 	})
 	root.AddCommand(newSendCmd(stdout, u), newSinkCmd(stdout, u), newVersionCmd(stdout))
+	root.AddCommand(newCheckCmd(stdout, u.w), newPreviewCmd(stdout, u.w), newReportCmd(stdout, u.w))
 	return root
 }
 

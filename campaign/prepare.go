@@ -1,0 +1,200 @@
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/mailer-dev/mailer/render"
+)
+
+// Problem says why a row will not be sent. It refines Status for the
+// rows decided before sending, so check can group them.
+type Problem string
+
+// The problems a row can have before sending.
+const (
+	ProblemAddress    Problem = "invalid address"       // Invalid: the address cell is not one good address
+	ProblemRender     Problem = "does not render"       // Invalid: the template fails for this row
+	ProblemDuplicate  Problem = "duplicate"             // Suppressed: an earlier row has the same address
+	ProblemSuppressed Problem = "on a suppression list" // Suppressed: --suppress
+)
+
+// Verdict is what the campaign decides about one row of the list before
+// anything is sent. send --dry-run, check and preview all see rows through
+// verdicts made by the same code, so they never disagree about a row.
+type Verdict struct {
+	Line    int    // line of the list where the row starts
+	Email   string // the address as it goes on the wire; the cell as written when invalid
+	Status  Status // "" when the message is ready to send; else Invalid or Suppressed
+	Problem Problem
+	Reason  string // for Invalid and Suppressed rows, as recorded in the results CSV
+	// Recipient is the row as the template saw it (empty for rows rejected
+	// before rendering).
+	Recipient render.Recipient
+	// Message is the rendered message when Status is "". Its Data is valid
+	// only until the callback that receives the verdict returns.
+	Message *render.Message
+}
+
+// Record is the results row for a verdict decided before sending.
+func (v *Verdict) record() *Record {
+	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason}
+}
+
+// planner classifies rows as the list streams by: invalid addresses,
+// suppressed and duplicate addresses, and rows already final in an earlier
+// run. Its only state that grows with the list is the duplicate set.
+type planner struct {
+	supp map[digest]string   // suppressed address -> the file that lists it
+	done map[digest]struct{} // final in the results file (resume)
+	seen map[digest]int32    // first line of each address to be sent
+}
+
+func newPlanner(supp map[digest]string, done map[digest]struct{}) *planner {
+	return &planner{supp: supp, done: done, seen: map[digest]int32{}}
+}
+
+// classify decides what needs no rendering. skip reports a row already
+// final; otherwise v either has a Status (rejected) or is ready to render,
+// with v.Recipient filled.
+func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
+	cell := r.fields[lr.emailAt]
+	addr, aerr := parseAddress(cell)
+	if aerr != nil {
+		addr.wire = oneLine(cell) // a record must stay on one line
+		addr.key = keyOf(addr.wire)
+	}
+	d := digestOf(addr.key)
+	if _, ok := p.done[d]; ok {
+		return nil, true
+	}
+	v = &Verdict{Line: r.line, Email: addr.wire}
+	switch first, dup := p.seen[d]; {
+	case aerr != nil:
+		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
+	case p.supp[d] != "":
+		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+p.supp[d]
+	case dup:
+		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
+	}
+	if v.Status != "" {
+		return v, false
+	}
+	p.seen[d] = int32(r.line)
+	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
+	for i, c := range lr.columns {
+		v.Recipient.Fields[c] = r.fields[i]
+	}
+	if lr.nameAt >= 0 {
+		v.Recipient.Name = r.fields[lr.nameAt]
+	}
+	return v, false
+}
+
+// renderVerdict renders a row that classify let through, into buf. A row
+// the template fails on becomes Invalid.
+func renderVerdict(t *render.Template, buf *bytes.Buffer, v *Verdict) {
+	m, err := t.Render(buf, v.Recipient)
+	if err != nil {
+		v.Status, v.Problem, v.Reason = Invalid, ProblemRender, oneLine(err.Error())
+		return
+	}
+	v.Message = m
+}
+
+// PrepareOptions select the list, template and suppressions to prepare.
+type PrepareOptions struct {
+	List        string
+	EmailColumn string // ["email"]
+	NameColumn  string // ["name" when the list has one]
+	Template    *render.Template
+	Suppress    []string
+	// Concurrency is how many rows render at once [1]. With 1, verdicts
+	// arrive in list order.
+	Concurrency int
+}
+
+// ErrStop, returned by a Prepare callback, ends Prepare early without error.
+var ErrStop = errors.New("stop")
+
+// Prepare streams the list and calls fn with the verdict on every row, as
+// send --dry-run would decide it, rendering every row that would be sent.
+// fn is never called by two goroutines at once; with Concurrency above 1
+// the order of verdicts is not the list's. A bad list structure stops
+// Prepare with a *DataError; an error from fn stops it with that error.
+func Prepare(ctx context.Context, o PrepareOptions, fn func(*Verdict) error) error {
+	if o.EmailColumn == "" {
+		o.EmailColumn = "email"
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	supp, err := loadSuppressions(o.Suppress)
+	if err != nil {
+		return err
+	}
+	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
+	if err != nil {
+		return err
+	}
+	defer lr.close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var mu sync.Mutex // one fn at a time
+	deliver := func(v *Verdict) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if err := fn(v); err != nil {
+			cancel(err)
+		}
+	}
+	jobs := make(chan *Verdict, 2*o.Concurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < o.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for v := range jobs {
+				if v.Status == "" {
+					renderVerdict(o.Template, &buf, v)
+				}
+				deliver(v)
+			}
+		}()
+	}
+	p := newPlanner(supp, nil)
+	var readErr error
+	for ctx.Err() == nil {
+		r, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		v, _ := p.classify(lr, r)
+		select { // rejected rows too, to keep the list order with one worker
+		case jobs <- v:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, ErrStop) {
+		return err
+	}
+	return nil
+}
