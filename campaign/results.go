@@ -54,6 +54,7 @@ type Record struct {
 	MessageID    string `csv:"message_id"`
 	Time         string `csv:"time"`
 	Line         int    `csv:"line"`
+	EnvelopeFrom string `csv:"envelope_from"` // MAIL FROM: matches VERP bounces
 }
 
 // Count is a number in the results CSV that is left empty when zero (no

@@ -35,6 +35,7 @@ type Options struct {
 	DryRun      bool     // render and check everything, send nothing
 	Concurrency int      // messages in flight at once [1]
 	Limit       int      // send at most this many messages (0: no limit)
+	Envelope    Envelope // envelope sender: From, a return path, or VERP
 	Now         func() time.Time
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
@@ -156,6 +157,11 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 					continue
 				}
 				rec.MessageID = m.MessageID
+				if rec.EnvelopeFrom, err = o.Envelope.from(m.From, j.addr.wire); err != nil {
+					rec.Status, rec.Message = Invalid, "envelope sender: "+err.Error()
+					outs <- stamp(rec)
+					continue
+				}
 				if o.DryRun {
 					rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
 					outs <- stamp(rec)
@@ -169,7 +175,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				if probeErr != nil || ctx.Err() != nil {
 					continue // not tried: a re-run takes it up
 				}
-				res := s.Send(ctx, &sender.Message{From: m.From, To: j.addr.wire, Data: m.Data})
+				res := s.Send(ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.addr.wire, Data: m.Data, UTF8: m.UTF8})
 				if res.Status == sender.Canceled {
 					continue
 				}
