@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/render"
@@ -37,6 +36,7 @@ type SendOptions struct {
 	Quiet          bool
 	AllowPlaintext bool
 	HelloName      string
+	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 }
 
 func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -69,6 +69,7 @@ func newSendCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
 	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default this host's name)")
+	o.Deliver.addFlags(f)
 	return cmd
 }
 
@@ -105,7 +106,11 @@ func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) erro
 		}
 		relays = append(relays, r)
 	}
-	tmpl, err := loadTemplate(o.Template, campaignID(o.Results))
+	envelope, err := o.Deliver.envelope()
+	if err != nil {
+		return err
+	}
+	tmpl, err := loadTemplateWith(o.Template, campaignID(o.Results), &o.Deliver)
 	if err != nil {
 		return err
 	}
@@ -132,6 +137,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout, stderr io.Writer) erro
 		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
 		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
 		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
+		Envelope: envelope,
 		Progress: prog.update,
 	}, s)
 	prog.finish()
@@ -179,22 +185,7 @@ func campaignID(results string) string {
 }
 
 func loadTemplate(name, campaign string) (*render.Template, error) {
-	src, err := os.ReadFile(name)
-	if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(name, `/\.`) {
-		if b, ok := templates.Lookup(name); ok {
-			src, err = b, nil
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
-	}
-	return render.Parse(name, src, render.Options{
-		Now: time.Now,
-		MessageID: func(rcpt string) string {
-			sum := sha256.Sum256([]byte(campaign + "\x00" + strings.ToLower(rcpt)))
-			return campaign + "." + hex.EncodeToString(sum[:12])
-		},
-	})
+	return loadTemplateWith(name, campaign, nil)
 }
 
 // dryRunSender stands in for the pool in a dry run; campaign never calls it.
