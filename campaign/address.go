@@ -13,7 +13,7 @@ import (
 // address is a checked recipient address.
 type address struct {
 	// wire is what goes into RCPT TO and the To header: the local part as
-	// written, the domain in A-labels.
+	// written (UTF-8 allowed), the domain in A-labels.
 	wire string
 	// key is the address normalised for comparison: wire lower-cased whole,
 	// as mailbox providers treat addresses.
@@ -45,11 +45,8 @@ func parseAddress(cell string) (address, error) {
 	if !strings.Contains(ascii, ".") {
 		return address{}, fmt.Errorf("%q: domain %q has no dot", s, domain)
 	}
-	for i := 0; i < len(local); i++ {
-		if local[i] >= 0x80 {
-			return address{}, fmt.Errorf("%q: non-ASCII local part needs SMTPUTF8, which mailer does not send yet", s)
-		}
-	}
+	// A non-ASCII local part (RFC 6531) is kept: it is sent with SMTPUTF8,
+	// and a relay that does not offer it makes the row invalid at send time.
 	wire := local + "@" + ascii
 	return address{wire: wire, key: strings.ToLower(wire)}, nil
 }

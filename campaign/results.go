@@ -56,6 +56,8 @@ type Record struct {
 	MessageID    string `csv:"message_id"`
 	Time         string `csv:"time"`
 	Line         int    `csv:"line"`
+	// EnvelopeFrom is the MAIL FROM used: matches VERP bounces.
+	EnvelopeFrom string `csv:"envelope_from"`
 	// Fingerprint identifies the list and template the row was made with,
 	// "list=<hex> template=<hex>", so a resumed run can tell they changed.
 	Fingerprint string `csv:"fingerprint"`
@@ -127,6 +129,12 @@ func createResults(path string, truncate bool) (*resultsWriter, error) {
 		f.Close()
 		return nil, &WriteError{Path: path, Err: err}
 	}
+	if st.Size() > 0 && !truncate {
+		if err := checkHeader(path); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	bw := bufio.NewWriterSize(f, 16<<10)
 	w := &resultsWriter{path: path, f: f, bw: bw, cw: gocsv.NewSafeCSVWriter(csv.NewWriter(bw)), one: make([]*Record, 1)}
 	if st.Size() == 0 {
@@ -140,6 +148,32 @@ func createResults(path string, truncate bool) (*resultsWriter, error) {
 		}
 	}
 	return w, nil
+}
+
+// resultsHeader is the header row this version writes.
+func resultsHeader() string {
+	var b strings.Builder
+	cw := gocsv.NewSafeCSVWriter(csv.NewWriter(&b))
+	gocsv.MarshalCSV([]*Record{}, cw)
+	cw.Flush()
+	return b.String()
+}
+
+// checkHeader refuses to append to a results file whose columns differ
+// (another tool's CSV, or one from a mailer that wrote other columns):
+// appended rows would not line up with its header.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &WriteError{Path: path, Err: err}
+	}
+	defer f.Close()
+	got, _ := bufio.NewReader(f).ReadString('\n')
+	if want := resultsHeader(); got != want {
+		return &DataError{File: path, Line: 1, Msg: fmt.Sprintf("columns %q differ from the %q mailer writes: is this a results file of this version? Use a new --results file",
+			strings.TrimSpace(got), strings.TrimSpace(want))}
+	}
+	return nil
 }
 
 // WriteError is a results file that cannot be written: the run stops before

@@ -45,6 +45,7 @@ type Options struct {
 	// BouncesTo, when set, is a CSV that hard bounces (5.1.x: no such
 	// mailbox) are appended to, ready to be a --suppress file next time.
 	BouncesTo string
+	Envelope  Envelope // envelope sender: From, a return path, or VERP
 	Now       func() time.Time
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
@@ -218,6 +219,12 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				}
 				m := j.Message
 				rec := &Record{Email: j.Email, Line: j.Line, MessageID: m.MessageID}
+				var err error
+				if rec.EnvelopeFrom, err = o.Envelope.from(m.From, j.Email); err != nil {
+					rec.Status, rec.Message = Invalid, "envelope sender: "+err.Error()
+					outs <- stamp(rec)
+					continue
+				}
 				if o.DryRun {
 					rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
 					outs <- stamp(rec)
@@ -236,7 +243,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 					journalFailed(err)
 					continue
 				}
-				res := s.Send(ctx, &sender.Message{From: m.From, To: j.Email, Data: m.Data})
+				res := s.Send(ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
 				if res.Status == sender.Canceled {
 					if err := jr.withdraw(rec.Email); err != nil {
 						journalFailed(err)

@@ -1,8 +1,10 @@
 // Package render turns a campaign template and one recipient's row into the
-// bytes of an RFC 5322 message (CRLF line endings, MIME via go-message).
+// bytes of an RFC 5322 message (CRLF line endings, MIME via go-message),
+// optionally with List-Unsubscribe fields, attachments and a DKIM signature.
 //
-// Rendering is pure: the clock and the Message-ID source are injected through
-// Options, so the same inputs always give the same bytes. render must not
-// import sender, campaign or cmd, and it never touches the network or reads
-// files other than the template it is given.
+// Rendering is pure: the clock, the Message-ID source, the DKIM key and the
+// file system that attachments come from are injected through Options, so
+// the same inputs always give the same bytes. render must not import
+// sender, campaign or cmd; it never touches the network and reads files only
+// through Options.Files.
 package render

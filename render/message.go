@@ -35,6 +35,10 @@ type Message struct {
 	// Data is the whole message, CRLF line endings. It aliases the buffer
 	// passed to Render and is valid until that buffer is reused.
 	Data []byte
+	// UTF8 reports an address with a non-ASCII local part in the header,
+	// written as raw UTF-8 (RFC 6532): the message can only travel with
+	// SMTPUTF8 (RFC 6531). No other message has raw UTF-8 in its header.
+	UTF8 bool
 }
 
 // RowError is a row that cannot be rendered: a missing field, a header value
@@ -51,7 +55,20 @@ func (e *RowError) Unwrap() error { return e.Err }
 func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	buf.Reset()
 	var sb strings.Builder
-	m := &Message{}
+	m := &Message{UTF8: !isASCII(r.Address)}
+	data := r.Fields
+	var unsubURL string
+	if t.unsub != nil {
+		var err error
+		if unsubURL, err = t.unsub.urlFor(r.Address, r.Fields); err != nil {
+			return nil, &RowError{"List-Unsubscribe", err}
+		}
+		data = make(map[string]string, len(r.Fields)+1)
+		for k, v := range r.Fields {
+			data[k] = v
+		}
+		data[unsubscribeKey] = unsubURL
+	}
 
 	// Render every header value first: a row error must leave nothing behind.
 	type field struct{ k, v string }
@@ -59,7 +76,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	var fromDomain string
 	for _, hd := range t.headers {
 		sb.Reset()
-		if err := hd.tmpl.Execute(&sb, r.Fields); err != nil {
+		if err := hd.tmpl.Execute(&sb, data); err != nil {
 			return nil, &RowError{hd.name, execErr(err)}
 		}
 		v := strings.TrimSpace(sb.String())
@@ -82,6 +99,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 				if a.Address, err = toASCIIDomain(a.Address); err != nil {
 					return nil, &RowError{hd.name, err}
 				}
+				m.UTF8 = m.UTF8 || !isASCII(a.Address)
 			}
 			if hd.name == "From" {
 				m.From = list[0].Address
@@ -98,17 +116,21 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	var bodyText, bodyHTML []byte
 	if t.text != nil {
 		var b bytes.Buffer
-		if err := t.text.Execute(&b, r.Fields); err != nil {
+		if err := t.text.Execute(&b, data); err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
 		bodyText = b.Bytes()
 	}
 	if t.html != nil {
 		var b bytes.Buffer
-		if err := t.html.Execute(&b, r.Fields); err != nil {
+		if err := t.html.Execute(&b, data); err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
 		bodyHTML = b.Bytes()
+	}
+	files, err := t.attachments(data)
+	if err != nil {
+		return nil, err
 	}
 	m.MessageID = t.opts.MessageID(r.Address) + "@" + fromDomain
 
@@ -135,21 +157,106 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 			writeField(buf, f.k, f.v)
 		}
 	}
-
-	var err error
-	switch {
-	case bodyText != nil && bodyHTML != nil:
-		err = writeAlternative(buf, m.MessageID, bodyText, bodyHTML)
-	case bodyHTML != nil:
-		err = writeSingle(buf, "text/html", bodyHTML)
-	default:
-		err = writeSingle(buf, "text/plain", bodyText)
+	if t.unsub != nil {
+		list, post := t.unsub.headers(unsubURL)
+		writeField(buf, "List-Unsubscribe", list)
+		writeField(buf, "List-Unsubscribe-Post", post)
 	}
-	if err != nil {
+
+	if err := writeBodies(buf, m.MessageID, bodyText, bodyHTML, files); err != nil {
 		return nil, err
+	}
+	if t.opts.DKIM != nil {
+		if err := t.sign(buf, signedExtra(t.HeaderNames())); err != nil {
+			return nil, err
+		}
 	}
 	m.Data = buf.Bytes()
 	return m, nil
+}
+
+// writeBodies writes the MIME structure: the text and/or html body, inside
+// multipart/mixed with the attachments when there are any.
+func writeBodies(buf *bytes.Buffer, id string, text, html []byte, files []*attachment) error {
+	if len(files) == 0 {
+		return writeContent(buf, nil, id, text, html)
+	}
+	w, err := message.CreateWriter(buf, mimeHeader(true, `multipart/mixed; boundary="`+boundary(id, "mixed")+`"`, ""))
+	if err != nil {
+		return err
+	}
+	if err := writeContent(nil, w, id, text, html); err != nil {
+		return err
+	}
+	for _, a := range files {
+		if err := writeAttachment(w, a); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// writeContent writes the body parts: as the whole message into buf, or as
+// the first part of the multipart parent.
+func writeContent(buf *bytes.Buffer, parent *message.Writer, id string, text, html []byte) error {
+	create := func(h message.Header) (*message.Writer, error) {
+		if parent != nil {
+			return parent.CreatePart(h)
+		}
+		return message.CreateWriter(buf, h)
+	}
+	top := parent == nil
+	switch {
+	case text != nil && html != nil:
+		w, err := create(mimeHeader(top, `multipart/alternative; boundary="`+boundary(id, "")+`"`, ""))
+		if err != nil {
+			return err
+		}
+		for _, p := range []struct {
+			ct   string
+			body []byte
+		}{{"text/plain", text}, {"text/html", html}} {
+			cte := transferEncoding(p.body)
+			pw, err := w.CreatePart(mimeHeader(false, p.ct+"; charset=utf-8", cte))
+			if err != nil {
+				return err
+			}
+			if err := writeBody(pw, cte, p.body); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	case html != nil:
+		text = html
+		fallthrough
+	default:
+		ct := "text/plain"
+		if html != nil {
+			ct = "text/html"
+		}
+		cte := transferEncoding(text)
+		w, err := create(mimeHeader(top, ct+"; charset=utf-8", cte))
+		if err != nil {
+			return err
+		}
+		return writeBody(w, cte, text)
+	}
+}
+
+// boundary is a multipart boundary derived from the Message-ID, so the same
+// inputs give the same bytes (golden files) and no two messages share one.
+func boundary(id, kind string) string {
+	sum := sha256.Sum256([]byte(id + kind))
+	return "=_" + hex.EncodeToString(sum[:12])
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // formatAddresses formats an address list; net/mail encodes non-ASCII
@@ -235,42 +342,6 @@ func mimeHeader(top bool, contentType, cte string) message.Header {
 		h.AddRaw([]byte("MIME-Version: 1.0\r\n"))
 	}
 	return h
-}
-
-func writeSingle(buf *bytes.Buffer, contentType string, body []byte) error {
-	cte := transferEncoding(body)
-	return writeEntity(buf, mimeHeader(true, contentType+"; charset=utf-8", cte), body)
-}
-
-func writeAlternative(buf *bytes.Buffer, id string, text, html []byte) error {
-	sum := sha256.Sum256([]byte(id))
-	boundary := "=_" + hex.EncodeToString(sum[:12])
-	w, err := message.CreateWriter(buf, mimeHeader(true, `multipart/alternative; boundary="`+boundary+`"`, ""))
-	if err != nil {
-		return err
-	}
-	for _, p := range []struct {
-		ct   string
-		body []byte
-	}{{"text/plain", text}, {"text/html", html}} {
-		cte := transferEncoding(p.body)
-		pw, err := w.CreatePart(mimeHeader(false, p.ct+"; charset=utf-8", cte))
-		if err != nil {
-			return err
-		}
-		if err := writeBody(pw, cte, p.body); err != nil {
-			return err
-		}
-	}
-	return w.Close()
-}
-
-func writeEntity(buf *bytes.Buffer, h message.Header, body []byte) error {
-	w, err := message.CreateWriter(buf, h)
-	if err != nil {
-		return err
-	}
-	return writeBody(w, h.Get("Content-Transfer-Encoding"), body)
 }
 
 // writeBody writes body through w, which applies the transfer encoding named

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -20,6 +21,22 @@ type Options struct {
 	// (the part before "@"); render adds the From domain. It must be unique
 	// per recipient and campaign.
 	MessageID func(recipient string) string
+
+	// Unsubscribe, when set, adds the List-Unsubscribe fields (RFC 8058)
+	// to every message and gives templates {{unsubscribe_url}}.
+	Unsubscribe *Unsubscribe
+	// DKIM, when set, signs every message.
+	DKIM *DKIM
+	// Files is where attachments are read from: the template's directory
+	// tree. It must refuse paths that leave it, symbolic links included
+	// (os.Root's FS does); render never opens files any other way.
+	Files fs.FS
+	// AttachColumn names a list column with more attachments for a row,
+	// comma-separated paths in Files.
+	AttachColumn string
+	// MaxAttachmentBytes caps the attachments of one message, before
+	// base64 [DefaultMaxAttachmentBytes].
+	MaxAttachmentBytes int64
 }
 
 // Template is a parsed campaign template: header templates and the text
@@ -31,6 +48,11 @@ type Template struct {
 	headers []header
 	text    *template.Template // nil when the template has only an html block
 	html    *htmltemplate.Template
+
+	unsub        *unsubscriber        // nil without Options.Unsubscribe
+	attachTmpls  []*template.Template // Attach lines that depend on the row
+	staticAttach []*attachment        // Attach lines read at Parse
+	staticBytes  int64
 }
 
 type header struct {
@@ -62,6 +84,7 @@ var generated = map[string]string{
 	"Mime-Version":              "MIME-Version: is set by mailer",
 	"Content-Type":              "Content-Type: is set by mailer from the text and html blocks",
 	"Content-Transfer-Encoding": "Content-Transfer-Encoding: is chosen by mailer",
+	"Dkim-Signature":            "DKIM-Signature: is added by mailer when DKIM signing is configured",
 }
 
 // addressHeaders hold address lists: parsed and re-encoded, not treated as text.
@@ -76,10 +99,26 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	if opts.MessageID == nil {
 		return nil, &ParseError{File: name, Msg: "no Message-ID source (render.Options.MessageID)"}
 	}
+	if opts.MaxAttachmentBytes <= 0 {
+		opts.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	s := strings.ReplaceAll(string(src), "\r\n", "\n")
 	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src)}
 	fm := funcs(opts.Now)
+	fm["unsubscribe_url"] = unsubscribeFunc
+	if opts.Unsubscribe != nil {
+		us, err := newUnsubscriber(opts.Unsubscribe)
+		if err != nil {
+			return nil, &ParseError{File: name, Msg: err.Error()}
+		}
+		t.unsub = us
+	}
+	if opts.DKIM != nil {
+		if err := opts.DKIM.check(); err != nil {
+			return nil, &ParseError{File: name, Msg: err.Error()}
+		}
+	}
 
 	lines := strings.Split(s, "\n")
 	bodyStart := -1
@@ -120,28 +159,48 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		vals = append(vals, strings.TrimSpace(v))
 	}
 	seen := map[string]bool{}
-	hasFrom := false
+	hasFrom, usesUnsub := false, false
+	var attach []header
+	var attachVals []string
+	kept := t.headers[:0]
 	for i := range t.headers {
-		h := &t.headers[i]
+		h := t.headers[i]
 		if msg, bad := generated[h.name]; bad {
 			return nil, &ParseError{name, h.line, msg}
 		}
-		if seen[h.name] {
+		if t.unsub != nil && strings.HasPrefix(h.name, "List-Unsubscribe") {
+			return nil, &ParseError{name, h.line, h.name + ": is set by mailer from the unsubscribe URL; remove it from the template"}
+		}
+		if seen[h.name] && h.name != attachHeader {
 			return nil, &ParseError{name, h.line, h.name + ": appears twice"}
 		}
 		seen[h.name] = true
 		hasFrom = hasFrom || h.name == "From"
-		tm, err := template.New(h.name).Funcs(fm).Option("missingkey=error").Parse(vals[i])
+		v, used := rewriteUnsubscribe(vals[i])
+		usesUnsub = usesUnsub || used
+		tm, err := template.New(h.name).Funcs(fm).Option("missingkey=error").Parse(v)
 		if err != nil {
 			return nil, &ParseError{name, h.line, fmt.Sprintf("%s: %v", h.name, cleanTemplateErr(err))}
 		}
 		h.tmpl = tm
+		if h.name == attachHeader {
+			attach, attachVals = append(attach, h), append(attachVals, vals[i])
+			continue
+		}
+		kept = append(kept, h)
 	}
+	t.headers = kept
 	if !hasFrom {
 		return nil, &ParseError{File: name, Msg: "no From: header"}
 	}
+	if err := t.parseAttach(attach, attachVals); err != nil {
+		return nil, err
+	}
 
-	body := strings.Join(lines[bodyStart:], "\n")
+	body, used := rewriteUnsubscribe(strings.Join(lines[bodyStart:], "\n"))
+	if usesUnsub = usesUnsub || used; usesUnsub && t.unsub == nil {
+		return nil, &ParseError{File: name, Msg: "the template uses {{unsubscribe_url}} but no unsubscribe URL is configured (--unsubscribe-url)"}
+	}
 	offset := bodyStart // body line 1 is file line bodyStart+1
 	bt, err := template.New("body").Funcs(fm).Option("missingkey=error").Parse(body)
 	if err != nil {

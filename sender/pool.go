@@ -73,6 +73,7 @@ type Message struct {
 	From string // envelope sender (MAIL FROM)
 	To   string // the one recipient (RCPT TO)
 	Data []byte // CRLF-terminated RFC 5322 message
+	UTF8 bool   // the header has raw UTF-8 addresses: needs SMTPUTF8
 }
 
 // Pool sends messages over reused connections to one or more relays. It is
@@ -384,7 +385,11 @@ func (c *conn) send(m *Message, o Options) (res Result, stale bool) {
 		}
 		c.dirty = false
 	}
-	if err := c.c.Mail(m.From, nil); err != nil {
+	mo, refused := mailOptions(c.c, m)
+	if refused != nil {
+		return *refused, false
+	}
+	if err := c.c.Mail(m.From, mo); err != nil {
 		return c.fail("MAIL", err), replyError("MAIL", err) == nil
 	}
 	if err := c.c.Rcpt(m.To, nil); err != nil {

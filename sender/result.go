@@ -22,6 +22,10 @@ const (
 	// Unknown: the connection was lost after the final dot and before the
 	// reply, so the relay may have accepted the message. Never retried here.
 	Unknown Status = "unknown"
+	// Invalid: the message cannot travel through the relay as it is: it
+	// needs SMTPUTF8 and the relay does not offer it. Permanent; nothing was
+	// sent. It has the same name as the campaign's invalid status.
+	Invalid Status = "invalid"
 	// Canceled: the context ended before the message was tried; nothing
 	// happened and the caller should not record it.
 	Canceled Status = "canceled"

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -13,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/render"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -49,32 +55,46 @@ func TestScripts(t *testing.T) {
 			"countfiles": cmdCountfiles,
 			"countlines": cmdCountlines,
 			"waitfile":   cmdWaitfile,
+			"dkimverify": cmdDKIMVerify,
 		},
 	})
 }
 
-// relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] starts a test relay on
-// 127.0.0.1:0 for the rest of the script and sets $RELAY to its address.
-// -lost drops the connection after the final dot for matching recipients;
-// -slow delays their RCPT reply by 200ms.
+// relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] [-dir DIR] [-smtputf8]
+// starts a test relay on 127.0.0.1:0 for the rest of the script and sets
+// $RELAY to its address. -lost drops the connection after the final dot for
+// matching recipients; -slow delays their RCPT reply by 200ms; -dir stores
+// accepted messages; -smtputf8 offers SMTPUTF8.
 func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
-	var rules []*relay.Rule
-	for i := 0; i+1 < len(args); i += 2 {
-		re := regexp.MustCompile(args[i+1])
-		switch args[i] {
+	var opts relay.Options
+	for i := 0; i < len(args); i++ {
+		opt := args[i]
+		if opt == "-smtputf8" {
+			opts.SMTPUTF8 = true
+			continue
+		}
+		if i++; i >= len(args) {
+			ts.Fatalf("relay: %s needs a value", opt)
+		}
+		if opt == "-dir" {
+			opts.Dir = ts.MkAbs(args[i])
+			continue
+		}
+		re := regexp.MustCompile(args[i])
+		switch opt {
 		case "-reject":
-			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"})
+			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"})
 		case "-defer":
-			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
+			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
 		case "-lost":
-			rules = append(rules, &relay.Rule{Stage: "DATA", Match: re, Action: relay.Drop})
+			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "DATA", Match: re, Action: relay.Drop})
 		case "-slow":
-			rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Action: relay.Stall, Delay: 200 * time.Millisecond})
+			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Action: relay.Stall, Delay: 200 * time.Millisecond})
 		default:
-			ts.Fatalf("relay: unknown option %s", args[i])
+			ts.Fatalf("relay: unknown option %s", opt)
 		}
 	}
-	s, err := relay.Listen("127.0.0.1:0", relay.Options{Rules: rules})
+	s, err := relay.Listen("127.0.0.1:0", opts)
 	ts.Check(err)
 	ts.Defer(func() { s.Close() })
 	ts.Setenv("RELAY", s.Addr())
@@ -179,4 +199,41 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ts.Fatalf("no line of %s matches %q", args[0], args[1])
+}
+
+// dkimverify KEYFILE DIR checks that every .eml in DIR has a DKIM signature
+// that verifies against the public half of the PEM private key in KEYFILE,
+// published (without DNS) for any selector and domain.
+func cmdDKIMVerify(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: dkimverify KEYFILE DIR")
+	}
+	k, err := render.ParseDKIMKey([]byte(ts.ReadFile(args[0])))
+	ts.Check(err)
+	var txt string
+	switch pub := k.Public().(type) {
+	case ed25519.PublicKey:
+		txt = "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
+	default:
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		ts.Check(err)
+		txt = "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
+	}
+	files, err := filepath.Glob(filepath.Join(ts.MkAbs(args[1]), "*.eml"))
+	ts.Check(err)
+	if len(files) == 0 {
+		ts.Fatalf("no .eml files in %s", args[1])
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		ts.Check(err)
+		vs, err := dkim.VerifyWithOptions(bytes.NewReader(data), &dkim.VerifyOptions{
+			LookupTXT: func(string) ([]string, error) { return []string{txt}, nil },
+		})
+		ts.Check(err)
+		ok := len(vs) == 1 && vs[0].Err == nil
+		if ok == neg {
+			ts.Fatalf("%s: DKIM verification %v (signatures: %d)", filepath.Base(f), vs, len(vs))
+		}
+	}
 }

@@ -44,6 +44,7 @@ type SendOptions struct {
 	AllowChanged   bool
 	BouncesTo      string
 	LogFormat      string
+	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 }
 
 func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
@@ -92,6 +93,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.BoolVar(&o.ResendUnknown, "resend-unknown", false, "send again to recipients recorded unknown (they may get the message twice)")
 	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
+	o.Deliver.addFlags(f)
 	return cmd
 }
 
@@ -138,7 +140,11 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 		}
 		relays = append(relays, r)
 	}
-	tmpl, err := loadTemplate(o.Template, campaignID(o.Results))
+	envelope, err := o.Deliver.envelope()
+	if err != nil {
+		return err
+	}
+	tmpl, err := loadTemplateWith(o.Template, campaignID(o.Results), &o.Deliver)
 	if err != nil {
 		return err
 	}
@@ -166,6 +172,7 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
 		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
 		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
+		Envelope: envelope,
 		Progress: prog.update,
 	}, s)
 	prog.finish()
@@ -266,22 +273,7 @@ func campaignID(results string) string {
 }
 
 func loadTemplate(name, campaign string) (*render.Template, error) {
-	src, err := os.ReadFile(name)
-	if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(name, `/\.`) {
-		if b, ok := templates.Lookup(name); ok {
-			src, err = b, nil
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
-	}
-	return render.Parse(name, src, render.Options{
-		Now: time.Now,
-		MessageID: func(rcpt string) string {
-			sum := sha256.Sum256([]byte(campaign + "\x00" + strings.ToLower(rcpt)))
-			return campaign + "." + hex.EncodeToString(sum[:12])
-		},
-	})
+	return loadTemplateWith(name, campaign, nil)
 }
 
 // dryRunSender stands in for the pool in a dry run; campaign never calls it.

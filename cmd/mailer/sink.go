@@ -17,6 +17,8 @@ type SinkOptions struct {
 	Dir    string
 	Reject string
 	Defer  string
+	// SMTPUTF8 offers the extension (RFC 6531), as most relays do now.
+	SMTPUTF8 bool
 }
 
 func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
@@ -36,6 +38,7 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.StringVar(&o.Dir, "dir", "", "directory to store each accepted message in as an .eml file (default: keep none)")
 	f.StringVar(&o.Reject, "reject", "", "answer 550 5.1.1 to recipients matching this `REGEX`")
 	f.StringVar(&o.Defer, "defer", "", "answer 451 4.3.0 to recipients matching this `REGEX`")
+	f.BoolVar(&o.SMTPUTF8, "smtputf8", false, "offer SMTPUTF8, so addresses with a non-ASCII local part are accepted")
 	return cmd
 }
 
@@ -59,7 +62,7 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 		}
 		rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
 	}
-	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules})
+	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8})
 	if err != nil {
 		return &configError{fmt.Errorf("sink: %w", err)}
 	}

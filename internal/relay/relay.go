@@ -74,6 +74,8 @@ type Options struct {
 type Message struct {
 	From, To string
 	Data     []byte
+	// UTF8 is true when the client gave MAIL FROM the SMTPUTF8 parameter.
+	UTF8 bool
 }
 
 // Server is a running relay.
@@ -202,6 +204,7 @@ type session struct {
 	authed bool
 	from   string
 	to     []string
+	utf8   bool
 }
 
 func (se *session) AuthMechanisms() []string {
@@ -221,15 +224,36 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (se *session) Mail(from string, _ *smtp.MailOptions) error {
+func (se *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !se.authed {
 		return smtp.ErrAuthRequired
+	}
+	se.utf8 = opts != nil && opts.UTF8
+	if err := se.checkUTF8(from); err != nil {
+		return err
 	}
 	se.from = from
 	return nil
 }
 
+// checkUTF8 refuses a non-ASCII address in a transaction without SMTPUTF8,
+// as RFC 6531 section 3.2 has a strict server do.
+func (se *session) checkUTF8(addr string) error {
+	if se.utf8 {
+		return nil
+	}
+	for i := 0; i < len(addr); i++ {
+		if addr[i] >= 0x80 {
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "non-ASCII address without SMTPUTF8"}
+		}
+	}
+	return nil
+}
+
 func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := se.checkUTF8(to); err != nil {
+		return err
+	}
 	if err := se.apply("RCPT", to); err != nil {
 		return err
 	}
@@ -253,7 +277,7 @@ func (se *session) Data(r io.Reader) error {
 		}
 	}
 	for _, to := range se.to {
-		if err := se.s.store(se.from, to, data); err != nil {
+		if err := se.s.store(se.from, to, data, se.utf8); err != nil {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot store: " + err.Error()}
 		}
 	}
@@ -286,10 +310,10 @@ func (se *session) apply(stage, rcpt string) error {
 	return nil
 }
 
-func (s *Server) store(from, to string, data []byte) error {
+func (s *Server) store(from, to string, data []byte, utf8 bool) error {
 	if s.opts.Keep {
 		s.mu.Lock()
-		s.msgs = append(s.msgs, Message{From: from, To: to, Data: bytes.Clone(data)})
+		s.msgs = append(s.msgs, Message{From: from, To: to, Data: bytes.Clone(data), UTF8: utf8})
 		s.mu.Unlock()
 	}
 	if s.opts.Dir == "" {
@@ -313,7 +337,7 @@ func safeName(s string) string {
 }
 
 func (se *session) Reset() {
-	se.from, se.to = "", nil
+	se.from, se.to, se.utf8 = "", nil, false
 }
 
 func (se *session) Logout() error {

@@ -1,0 +1,167 @@
+package render
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"text/template"
+)
+
+// Unsubscribe configures one-click unsubscribe (RFC 8058). With it every
+// message carries
+//
+//	List-Unsubscribe: <https://...>, <mailto:...?subject=unsubscribe>
+//	List-Unsubscribe-Post: List-Unsubscribe=One-Click
+//
+// and templates may use {{unsubscribe_url}} for the visible link.
+type Unsubscribe struct {
+	// URL is a text/template for the per-recipient HTTPS URL. Its data has
+	// .Address (the normalised address), .Token (UnsubscribeToken of it) and
+	// .Fields (the row), for example
+	//	https://acme.example/unsubscribe?a={{.Address | urlquery}}&t={{.Token}}
+	// It must render an https:// URL that carries .Token.
+	URL string
+	// Mailto is an optional address for the mailto: alternative
+	// (RFC 2369), used by receivers that do not do HTTPS POST.
+	Mailto string
+	// Secret keys the HMAC of the token. It comes from the environment,
+	// never from a flag, so it does not show in process listings.
+	Secret []byte
+}
+
+// UnsubscribeToken is the token that proves an unsubscribe URL was made by
+// mailer for address: the HMAC-SHA256 of NormalizeAddress(address) keyed
+// with secret, in unpadded base64url (RFC 4648 section 5), 43 characters.
+// The page behind the URL recomputes it from the address and compares in
+// constant time (hmac.Equal).
+func UnsubscribeToken(secret []byte, address string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(NormalizeAddress(address)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// NormalizeAddress is an address as mailer compares addresses: lower-cased
+// whole, with the domain in A-labels (as Recipient.Address already has it).
+func NormalizeAddress(address string) string {
+	return strings.ToLower(strings.TrimSpace(address))
+}
+
+// unsubscribeKey is where a render keeps the recipient's unsubscribe URL in
+// the data map for {{unsubscribe_url}}. A NUL cannot be a list column's
+// name that a template reaches with .name, so it collides with nothing.
+const unsubscribeKey = "\x00unsubscribe_url"
+
+// unsubscribeCall finds {{unsubscribe_url}} in actions; Parse rewrites it to
+// (unsubscribe_url $) so the function gets the data of the render, which
+// carries the recipient's URL. (listmonk rewrites its UnsubscribeURL the
+// same way: template functions cannot see per-execution state otherwise.)
+var (
+	actionRE          = regexp.MustCompile(`\{\{[\s\S]*?\}\}`)
+	unsubscribeCallRE = regexp.MustCompile(`\bunsubscribe_url\b`)
+)
+
+func rewriteUnsubscribe(src string) (string, bool) {
+	used := false
+	out := actionRE.ReplaceAllStringFunc(src, func(a string) string {
+		if !unsubscribeCallRE.MatchString(a) {
+			return a
+		}
+		used = true
+		return unsubscribeCallRE.ReplaceAllString(a, "(unsubscribe_url $$)")
+	})
+	return out, used
+}
+
+// unsubscribeFunc is the template function behind {{unsubscribe_url}}.
+func unsubscribeFunc(data map[string]string) (string, error) {
+	u, ok := data[unsubscribeKey]
+	if !ok {
+		return "", errors.New("unsubscribe_url: no unsubscribe URL is configured")
+	}
+	return u, nil
+}
+
+// unsubscriber renders the per-recipient URL and the header values.
+type unsubscriber struct {
+	url    *template.Template
+	mailto string
+	secret []byte
+}
+
+type unsubscribeData struct {
+	Address string
+	Token   string
+	Fields  map[string]string
+}
+
+func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
+	if len(u.Secret) == 0 {
+		return nil, errors.New("unsubscribe: no secret for the token (set MAILER_UNSUBSCRIBE_SECRET)")
+	}
+	t, err := template.New("unsubscribe URL").Option("missingkey=error").Parse(u.URL)
+	if err != nil {
+		return nil, fmt.Errorf("unsubscribe URL: %s", cleanTemplateErr(err))
+	}
+	us := &unsubscriber{url: t, secret: u.Secret}
+	if u.Mailto != "" {
+		a, err := mail.ParseAddress(u.Mailto)
+		if err != nil || a.Name != "" {
+			return nil, fmt.Errorf("unsubscribe mailto %q: want a bare address", u.Mailto)
+		}
+		if us.mailto, err = toASCIIDomain(a.Address); err != nil {
+			return nil, fmt.Errorf("unsubscribe mailto: %v", err)
+		}
+	}
+	// Try it on a made-up recipient: a URL that is not HTTPS or that
+	// forgets the token is a mistake in the configuration, not in a row.
+	const probe = "probe@example.com"
+	got, err := us.urlFor(probe, nil)
+	if err != nil && !strings.Contains(err.Error(), "no column") {
+		return nil, err
+	}
+	if err == nil && !strings.Contains(got, UnsubscribeToken(us.secret, probe)) {
+		return nil, fmt.Errorf("unsubscribe URL %q does not carry {{.Token}}: the receiving page could not verify it", u.URL)
+	}
+	return us, nil
+}
+
+// urlFor renders the unsubscribe URL of address.
+func (us *unsubscriber) urlFor(address string, fields map[string]string) (string, error) {
+	var sb strings.Builder
+	d := unsubscribeData{Address: NormalizeAddress(address), Token: UnsubscribeToken(us.secret, address), Fields: fields}
+	if err := us.url.Execute(&sb, d); err != nil {
+		if s := err.Error(); strings.Contains(s, "map has no entry for key") {
+			return "", fmt.Errorf("unsubscribe URL: %v", execErr(err))
+		}
+		return "", fmt.Errorf("unsubscribe URL: %s", cleanTemplateErr(err))
+	}
+	s := sb.String()
+	// RFC 8058 section 3.1: the URI must be HTTPS. The header carries it in
+	// angle brackets (RFC 2369), so nothing may end or fold it.
+	if strings.ContainsAny(s, " \t\r\n<>\"") {
+		return "", fmt.Errorf("unsubscribe URL %q contains a space, quote or angle bracket (escape values with urlquery)", s)
+	}
+	pu, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("unsubscribe URL: %v", err)
+	}
+	if pu.Scheme != "https" || pu.Host == "" {
+		return "", fmt.Errorf("unsubscribe URL %q: must be https:// (RFC 8058)", s)
+	}
+	return s, nil
+}
+
+// headers returns the List-Unsubscribe and List-Unsubscribe-Post values.
+func (us *unsubscriber) headers(u string) (list, post string) {
+	list = "<" + u + ">"
+	if us.mailto != "" {
+		list += ", <mailto:" + us.mailto + "?subject=unsubscribe>"
+	}
+	return list, "List-Unsubscribe=One-Click"
+}
