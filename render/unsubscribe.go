@@ -121,7 +121,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	// Try it on a made-up recipient: a URL that is not HTTPS or that
 	// forgets the token is a mistake in the configuration, not in a row.
 	const probe = "probe@example.com"
-	got, err := us.urlFor(probe, nil)
+	got, err := us.urlFor(probe, map[string]string{})
 	if err != nil && !strings.Contains(err.Error(), "no column") {
 		return nil, err
 	}
