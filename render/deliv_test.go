@@ -406,6 +406,7 @@ func TestAttachPaths(t *testing.T) {
 		{"missing.pdf", "no such file"},
 		{"sub", "is a directory"},
 		{"sub/big.bin", "larger than the 1 KiB limit"},
+		{strings.Repeat("terms.pdf,", 70), "with the other attachments, over the 1 KiB limit"},
 		{"terms.pdf, ../secret.txt", "leads out"},
 	}
 	for _, c := range cases {
