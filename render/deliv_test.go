@@ -44,7 +44,7 @@ func testFiles() fstest.MapFS {
 	}
 }
 
-func loadKey(t *testing.T, file string) crypto.Signer {
+func loadKey(t testing.TB, file string) crypto.Signer {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
@@ -564,5 +564,36 @@ func TestUTF8OnlyWhenNeeded(t *testing.T) {
 	}
 	if !m.UTF8 || !bytes.Contains(m.Data, []byte("To: <zoë@example.com>\r\n")) {
 		t.Errorf("UTF8=%v; want the raw UTF-8 address in To:\n%s", m.UTF8, m.Data)
+	}
+}
+
+// BenchmarkRenderDeliverability: the cost per message of each feature.
+func BenchmarkRenderDeliverability(b *testing.B) {
+	rsaKey, edKey := loadKey(b, "dkim-rsa.pem"), loadKey(b, "dkim-ed25519.pem")
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"plain", Options{}},
+		{"unsubscribe", Options{Unsubscribe: testUnsub()}},
+		{"attach", Options{Files: testFiles(), AttachColumn: "extra"}},
+		{"dkim-rsa2048", Options{DKIM: &DKIM{Domain: "acme.example", Selector: "s", Signer: rsaKey}}},
+		{"dkim-ed25519", Options{DKIM: &DKIM{Domain: "acme.example", Selector: "s", Signer: edKey}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			src := "From: a@acme.example\nSubject: hi {{.first_name}}\n\n{{define \"text\"}}Hi {{.first_name}}{{end}}{{define \"html\"}}<p>Hi {{.first_name}}</p>{{end}}"
+			c.o.MessageID, c.o.Now = fixedOpts.MessageID, fixedOpts.Now
+			tm, err := Parse("b.tmpl", []byte(src), c.o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := Recipient{Address: "ann@example.com", Fields: map[string]string{"first_name": "Ann", "extra": "logo"}}
+			var buf bytes.Buffer
+			for b.Loop() {
+				if _, err := tm.Render(&buf, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
