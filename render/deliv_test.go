@@ -597,3 +597,25 @@ func BenchmarkRenderDeliverability(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFSPath: whatever a list cell holds, a path fsPath accepts stays in
+// the tree (the os.Root underneath is the second line of defence).
+func FuzzFSPath(f *testing.F) {
+	for _, s := range []string{"a.pdf", "../x", "a/../../x", "/etc/passwd", `..\x`, "a//b", "./a", "C:x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		s, err := fsPath(p)
+		if err != nil {
+			return
+		}
+		if !fs.ValidPath(s) || s == ".." || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/") {
+			t.Fatalf("fsPath(%q) = %q escapes", p, s)
+		}
+		for _, el := range strings.Split(s, "/") {
+			if el == ".." {
+				t.Fatalf("fsPath(%q) = %q has a .. element", p, s)
+			}
+		}
+	})
+}
