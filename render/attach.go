@@ -73,8 +73,9 @@ func fsPath(p string) (string, error) {
 	return s, nil
 }
 
-// readAttachment reads p from fsys, refusing more than limit bytes.
-func readAttachment(fsys fs.FS, p string, limit int64) (*attachment, error) {
+// readAttachment reads p from fsys, refusing to take the message's
+// attachments past limit bytes when used bytes are already taken.
+func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error) {
 	s, err := fsPath(p)
 	if err != nil {
 		return nil, &AttachError{p, err}
@@ -93,12 +94,16 @@ func readAttachment(fsys fs.FS, p string, limit int64) (*attachment, error) {
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		return nil, &AttachError{p, errors.New("is a directory")}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit-used+1))
 	if err != nil {
 		return nil, &AttachError{p, err}
 	}
-	if int64(len(data)) > limit {
-		return nil, &AttachError{p, fmt.Errorf("larger than the %s limit for attachments", sizeString(limit))}
+	if used+int64(len(data)) > limit {
+		what := "larger than"
+		if used > 0 {
+			what = "with the other attachments, over"
+		}
+		return nil, &AttachError{p, fmt.Errorf("%s the %s limit for one message's attachments", what, sizeString(limit))}
 	}
 	return &attachment{name: path.Base(s), contentType: contentType(s, data), data: data}, nil
 }
@@ -152,7 +157,7 @@ func (t *Template) attachments(data map[string]string) ([]*attachment, error) {
 	}
 	total := t.staticBytes
 	for _, p := range paths {
-		a, err := readAttachment(t.opts.Files, p, t.opts.MaxAttachmentBytes-total)
+		a, err := readAttachment(t.opts.Files, p, total, t.opts.MaxAttachmentBytes)
 		if err != nil {
 			return nil, &RowError{attachHeader, err}
 		}
@@ -171,7 +176,7 @@ func (t *Template) parseAttach(lines []header, vals []string) error {
 	for i, h := range lines {
 		if !strings.Contains(vals[i], "{{") {
 			for _, p := range splitAttach(vals[i]) {
-				a, err := readAttachment(t.opts.Files, p, t.opts.MaxAttachmentBytes-t.staticBytes)
+				a, err := readAttachment(t.opts.Files, p, t.staticBytes, t.opts.MaxAttachmentBytes)
 				if err != nil {
 					return &ParseError{t.name, h.line, err.Error()}
 				}

@@ -44,7 +44,7 @@ func testFiles() fstest.MapFS {
 	}
 }
 
-func loadKey(t *testing.T, file string) crypto.Signer {
+func loadKey(t testing.TB, file string) crypto.Signer {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
@@ -406,6 +406,7 @@ func TestAttachPaths(t *testing.T) {
 		{"missing.pdf", "no such file"},
 		{"sub", "is a directory"},
 		{"sub/big.bin", "larger than the 1 KiB limit"},
+		{strings.Repeat("terms.pdf,", 70), "with the other attachments, over the 1 KiB limit"},
 		{"terms.pdf, ../secret.txt", "leads out"},
 	}
 	for _, c := range cases {
@@ -564,4 +565,57 @@ func TestUTF8OnlyWhenNeeded(t *testing.T) {
 	if !m.UTF8 || !bytes.Contains(m.Data, []byte("To: <zoë@example.com>\r\n")) {
 		t.Errorf("UTF8=%v; want the raw UTF-8 address in To:\n%s", m.UTF8, m.Data)
 	}
+}
+
+// BenchmarkRenderDeliverability: the cost per message of each feature.
+func BenchmarkRenderDeliverability(b *testing.B) {
+	rsaKey, edKey := loadKey(b, "dkim-rsa.pem"), loadKey(b, "dkim-ed25519.pem")
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"plain", Options{}},
+		{"unsubscribe", Options{Unsubscribe: testUnsub()}},
+		{"attach", Options{Files: testFiles(), AttachColumn: "extra"}},
+		{"dkim-rsa2048", Options{DKIM: &DKIM{Domain: "acme.example", Selector: "s", Signer: rsaKey}}},
+		{"dkim-ed25519", Options{DKIM: &DKIM{Domain: "acme.example", Selector: "s", Signer: edKey}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			src := "From: a@acme.example\nSubject: hi {{.first_name}}\n\n{{define \"text\"}}Hi {{.first_name}}{{end}}{{define \"html\"}}<p>Hi {{.first_name}}</p>{{end}}"
+			c.o.MessageID, c.o.Now = fixedOpts.MessageID, fixedOpts.Now
+			tm, err := Parse("b.tmpl", []byte(src), c.o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := Recipient{Address: "ann@example.com", Fields: map[string]string{"first_name": "Ann", "extra": "logo"}}
+			var buf bytes.Buffer
+			for b.Loop() {
+				if _, err := tm.Render(&buf, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzFSPath: whatever a list cell holds, a path fsPath accepts stays in
+// the tree (the os.Root underneath is the second line of defence).
+func FuzzFSPath(f *testing.F) {
+	for _, s := range []string{"a.pdf", "../x", "a/../../x", "/etc/passwd", `..\x`, "a//b", "./a", "C:x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		s, err := fsPath(p)
+		if err != nil {
+			return
+		}
+		if !fs.ValidPath(s) || s == ".." || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/") {
+			t.Fatalf("fsPath(%q) = %q escapes", p, s)
+		}
+		for _, el := range strings.Split(s, "/") {
+			if el == ".." {
+				t.Fatalf("fsPath(%q) = %q has a .. element", p, s)
+			}
+		}
+	})
 }

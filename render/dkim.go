@@ -90,16 +90,15 @@ func (d *DKIM) check() error {
 // sign prepends a DKIM-Signature field to the message in buf. Relaxed
 // canonicalisation of header and body survives the re-folding and
 // whitespace changes that relays are known to make.
-func (t *Template) sign(buf *bytes.Buffer, extra []string) error {
+func (t *Template) sign(buf *bytes.Buffer) error {
 	d := t.opts.DKIM
-	keys := append(append([]string(nil), dkimHeaders...), extra...)
 	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 d.Domain,
 		Selector:               d.Selector,
 		Signer:                 d.Signer,
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
 		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-		HeaderKeys:             keys,
+		HeaderKeys:             t.dkimKeys,
 	})
 	if err != nil {
 		return fmt.Errorf("DKIM: %w", err)
@@ -118,11 +117,11 @@ func (t *Template) sign(buf *bytes.Buffer, extra []string) error {
 	return nil
 }
 
-// signedExtra lists the template's own header fields that a signature also
-// covers (Reply-To, List-Id, ...): whatever the sender wrote, a forger should
-// not be able to change.
-func signedExtra(names []string) []string {
-	var out []string
+// dkimKeysFor lists the fields a signature covers: dkimHeaders, then the
+// template's own (Reply-To, List-Id, ...): whatever the sender wrote, a
+// forger should not be able to change.
+func dkimKeysFor(names []string) []string {
+	out := append([]string(nil), dkimHeaders...)
 	for _, n := range names {
 		skip := false
 		for _, k := range dkimHeaders {

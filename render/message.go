@@ -167,7 +167,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		return nil, err
 	}
 	if t.opts.DKIM != nil {
-		if err := t.sign(buf, signedExtra(t.HeaderNames())); err != nil {
+		if err := t.sign(buf); err != nil {
 			return nil, err
 		}
 	}

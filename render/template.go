@@ -53,6 +53,7 @@ type Template struct {
 	attachTmpls  []*template.Template // Attach lines that depend on the row
 	staticAttach []*attachment        // Attach lines read at Parse
 	staticBytes  int64
+	dkimKeys     []string // header fields a DKIM signature covers
 }
 
 type header struct {
@@ -190,6 +191,9 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		kept = append(kept, h)
 	}
 	t.headers = kept
+	if opts.DKIM != nil {
+		t.dkimKeys = dkimKeysFor(t.HeaderNames())
+	}
 	if !hasFrom {
 		return nil, &ParseError{File: name, Msg: "no From: header"}
 	}

@@ -35,6 +35,14 @@ type Unsubscribe struct {
 	Secret []byte
 }
 
+// Check reports a configuration that cannot work: no secret, a URL template
+// that does not parse, is not HTTPS or does not carry the token, a bad
+// mailto address. Parse makes the same check.
+func (u *Unsubscribe) Check() error {
+	_, err := newUnsubscriber(u)
+	return err
+}
+
 // UnsubscribeToken is the token that proves an unsubscribe URL was made by
 // mailer for address: the HMAC-SHA256 of NormalizeAddress(address) keyed
 // with secret, in unpadded base64url (RFC 4648 section 5), 43 characters.
@@ -121,7 +129,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	// Try it on a made-up recipient: a URL that is not HTTPS or that
 	// forgets the token is a mistake in the configuration, not in a row.
 	const probe = "probe@example.com"
-	got, err := us.urlFor(probe, nil)
+	got, err := us.urlFor(probe, map[string]string{})
 	if err != nil && !strings.Contains(err.Error(), "no column") {
 		return nil, err
 	}

@@ -68,6 +68,9 @@ func (d *DeliverOptions) renderOptions(dir string, getenv func(string) string) (
 			return o, &configError{fmt.Errorf("--unsubscribe-url needs a secret of at least 16 characters in %s (for example: openssl rand -base64 32)", unsubscribeSecretEnv)}
 		}
 		o.Unsubscribe = &render.Unsubscribe{URL: d.UnsubscribeURL, Mailto: d.UnsubscribeMailto, Secret: []byte(secret)}
+		if err := o.Unsubscribe.Check(); err != nil {
+			return o, &configError{fmt.Errorf("--unsubscribe-url: %w", err)}
+		}
 	} else if d.UnsubscribeMailto != "" {
 		return o, &usageError{msg: "--unsubscribe-mailto needs --unsubscribe-url: RFC 8058 one-click unsubscribe is HTTPS"}
 	}

@@ -272,6 +272,8 @@ func campaignID(results string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// loadTemplate loads a template without deliverability settings (see
+// loadTemplateWith).
 func loadTemplate(name, campaign string) (*render.Template, error) {
 	return loadTemplateWith(name, campaign, nil)
 }
