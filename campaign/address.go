@@ -38,6 +38,10 @@ func parseAddress(cell string) (address, error) {
 	}
 	at := strings.LastIndexByte(a.Address, '@')
 	local, domain := a.Address[:at], a.Address[at+1:]
+	if !dotAtom(local) {
+		// net/mail unquotes "a b"@x; sent as is, RCPT TO would be malformed.
+		return address{}, fmt.Errorf("%q: quoted local parts are not supported", s)
+	}
 	ascii, err := idna.Lookup.ToASCII(domain)
 	if err != nil {
 		return address{}, fmt.Errorf("%q: bad domain: %v", s, err)
@@ -49,6 +53,25 @@ func parseAddress(cell string) (address, error) {
 	// and a relay that does not offer it makes the row invalid at send time.
 	wire := local + "@" + ascii
 	return address{wire: wire, key: strings.ToLower(wire)}, nil
+}
+
+// dotAtom reports whether local is an RFC 5322 dot-atom (atext runs joined
+// by single dots), which needs no quoting on the wire. Bytes above ASCII are
+// allowed (RFC 6531 UTF-8 local parts).
+func dotAtom(local string) bool {
+	if local == "" || local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c >= 0x80, c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // keyOf is the normalised key of a cell that may not be a valid address
