@@ -107,7 +107,12 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 	rep := &CheckReport{}
 	errs, skipped, warns := groups{}, groups{}, groups{}
 	froms := map[string]*Group{} // From address -> rows using it; capped
-	err := Prepare(ctx, o.PrepareOptions, func(v *Verdict) error {
+	inspect := func(v *Verdict) {
+		inspectMessage(v.Message, o.MaxSize, func(kind, detail string) {
+			v.warnings = append(v.warnings, warning{kind, detail})
+		})
+	}
+	err := prepare(ctx, o.PrepareOptions, inspect, func(v *Verdict) error {
 		rep.Rows++
 		ex := Example{Line: v.Line, Email: v.Email, Detail: v.Reason}
 		switch {
@@ -127,10 +132,10 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		m := v.Message
 		rep.Bytes += len(m.Data)
 		ex.Detail = ""
-		inspectMessage(m, o.MaxSize, func(kind, detail string) {
-			ex.Detail = detail
-			warns.get(kind).add(ex)
-		})
+		for _, w := range v.warnings {
+			ex.Detail = w.detail
+			warns.get(w.kind).add(ex)
+		}
 		g := froms[m.From]
 		if g == nil && len(froms) < 100 {
 			g = &Group{Kind: m.From}
