@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -33,6 +34,9 @@ const (
 	DefaultMaxSize = 102 << 10
 	// maxExamples is how many rows each group names.
 	maxExamples = 5
+	// maxRenderGroups is how many distinct render errors get a group each.
+	maxRenderGroups   = 20
+	otherRenderErrors = "other rows that do not render"
 )
 
 // CheckOptions are Prepare's options plus the warning thresholds.
@@ -107,14 +111,17 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 	rep := &CheckReport{}
 	errs, skipped, warns := groups{}, groups{}, groups{}
 	froms := map[string]*Group{} // From address -> rows using it; capped
-	err := Prepare(ctx, o.PrepareOptions, func(v *Verdict) error {
+	inspect := func(v *Verdict) {
+		inspectMessage(v.Message, o.MaxSize, func(kind, detail string) {
+			v.warnings = append(v.warnings, warning{kind, detail})
+		})
+	}
+	err := prepare(ctx, o.PrepareOptions, inspect, func(v *Verdict) error {
 		rep.Rows++
 		ex := Example{Line: v.Line, Email: v.Email, Detail: v.Reason}
 		switch {
 		case v.Status == Invalid && v.Problem == ProblemRender:
-			// A render error names the header or body part and the cause;
-			// rows with the same message share a group.
-			errs.get(v.Reason).add(ex)
+			errs.renderGroup(v.Reason).add(ex)
 			return nil
 		case v.Status == Invalid:
 			errs.get(string(v.Problem)).add(ex)
@@ -127,10 +134,10 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		m := v.Message
 		rep.Bytes += len(m.Data)
 		ex.Detail = ""
-		inspectMessage(m, o.MaxSize, func(kind, detail string) {
-			ex.Detail = detail
-			warns.get(kind).add(ex)
-		})
+		for _, w := range v.warnings {
+			ex.Detail = w.detail
+			warns.get(w.kind).add(ex)
+		}
 		g := froms[m.From]
 		if g == nil && len(froms) < 100 {
 			g = &Group{Kind: m.From}
@@ -168,6 +175,20 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 }
 
 type groups map[string]*Group
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// renderGroup is the group for a render error. The error names the header
+// or body part and the cause; values quoted from the row are left out, so
+// that rows with the same cause share a group ("From: \"…\": missing @").
+// Past maxRenderGroups, the rest share one group, so memory stays flat.
+func (gs groups) renderGroup(reason string) *Group {
+	kind := quoted.ReplaceAllString(reason, `"…"`)
+	if gs[kind] == nil && len(gs) >= maxRenderGroups {
+		kind = otherRenderErrors
+	}
+	return gs.get(kind)
+}
 
 func (gs groups) get(kind string) *Group {
 	g := gs[kind]

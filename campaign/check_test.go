@@ -119,3 +119,33 @@ func TestGroupKeepsLowestLines(t *testing.T) {
 		t.Errorf("count %d lines %v", g.Count, lines(g))
 	}
 }
+
+// TestCheckGroupsRenderErrorsByCause: render errors that quote row values
+// differ on every row; rows with the same cause share a group, and distinct
+// causes past a cap share one, so memory never grows with the list.
+func TestCheckGroupsRenderErrorsByCause(t *testing.T) {
+	list := "email,from\n"
+	for i := 0; i < 100; i++ {
+		list += fmt.Sprintf("u%d@example.com,bad%d\n", i, i)
+	}
+	l := writeFile(t, t.TempDir(), "list.csv", list)
+	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: l, Template: testTemplate(t, "From: {{.from}}\nSubject: x\n\nhi\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Invalid() != 100 || len(rep.Errors) != 1 {
+		t.Fatalf("%d invalid in groups %v, want 100 in one", rep.Invalid(), kinds(rep.Errors))
+	}
+	g := rep.Errors[0]
+	if !strings.HasPrefix(g.Kind, `From: "…": `) || !reflect.DeepEqual(lines(g), []int{2, 3, 4, 5, 6}) || !strings.Contains(g.Examples[0].Detail, `"bad0"`) {
+		t.Errorf("group %q lines %v first %q", g.Kind, lines(g), g.Examples[0].Detail)
+	}
+
+	gs := groups{}
+	for i := 0; i < 50; i++ {
+		gs.renderGroup(fmt.Sprintf("text: cause number %d", i)).add(Example{Line: i + 2})
+	}
+	if len(gs) != maxRenderGroups+1 || gs[otherRenderErrors] == nil || gs[otherRenderErrors].Count != 50-maxRenderGroups {
+		t.Errorf("%d groups; overflow %+v", len(gs), gs[otherRenderErrors])
+	}
+}

@@ -38,7 +38,11 @@ type Verdict struct {
 	// Message is the rendered message when Status is "". Its Data is valid
 	// only until the callback that receives the verdict returns.
 	Message *render.Message
+
+	warnings []warning // found by check's inspection
 }
+
+type warning struct{ kind, detail string }
 
 // Record is the results row for a verdict decided before sending.
 func (v *Verdict) record() *Record {
@@ -127,6 +131,13 @@ var ErrStop = errors.New("stop")
 // the order of verdicts is not the list's. A bad list structure stops
 // Prepare with a *DataError; an error from fn stops it with that error.
 func Prepare(ctx context.Context, o PrepareOptions, fn func(*Verdict) error) error {
+	return prepare(ctx, o, nil, fn)
+}
+
+// prepare is Prepare with work, which runs on each rendered verdict in the
+// rendering goroutine, concurrently, before fn sees it (check inspects
+// messages there, so that the serial part stays small).
+func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func(*Verdict) error) error {
 	if o.EmailColumn == "" {
 		o.EmailColumn = "email"
 	}
@@ -166,6 +177,9 @@ func Prepare(ctx context.Context, o PrepareOptions, fn func(*Verdict) error) err
 			for v := range jobs {
 				if v.Status == "" {
 					renderVerdict(o.Template, &buf, v)
+					if work != nil && v.Message != nil {
+						work(v)
+					}
 				}
 				deliver(v)
 			}

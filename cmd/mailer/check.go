@@ -22,6 +22,8 @@ type CheckOptions struct {
 	Strict      bool
 	MaxSize     int
 	Format      string
+	Config      string
+	Deliver     DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
 }
 
 func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -38,6 +40,9 @@ rows are invalid; warnings fail only with --strict.`,
   mailer check --list contacts.csv --template newsletter.tmpl --suppress unsubscribed.csv --strict`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if _, err := resolveSettings(c.Flags(), o.Config); err != nil {
+				return err
+			}
 			return runCheck(c.Context(), o, stdout)
 		},
 	}
@@ -50,6 +55,8 @@ rows are invalid; warnings fail only with --strict.`,
 	f.BoolVar(&o.Strict, "strict", false, "exit 65 on warnings too")
 	f.IntVar(&o.MaxSize, "max-size", campaign.DefaultMaxSize, "warn about messages larger than this many `bytes`")
 	f.StringVar(&o.Format, "format", "text", "output format: text or json")
+	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG), as for send; settings check has no use for are ignored")
+	o.Deliver.addFlags(f)
 	return cmd
 }
 
@@ -60,7 +67,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 	if o.Format != "text" && o.Format != "json" {
 		return &usageError{msg: fmt.Sprintf("--format %q: want text or json", o.Format)}
 	}
-	tmpl, err := loadTemplate(o.Template, campaignID("results.csv"))
+	tmpl, err := loadTemplateWith(o.Template, campaignID("results.csv"), &o.Deliver)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"sort"
@@ -124,6 +125,9 @@ func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]config
 			key = "relay"
 		}
 		f := fs.Lookup(key)
+		if f == nil && sendSettings()[key] {
+			continue // one config serves every command: send's settings are not check's
+		}
 		if f == nil || key == "config" || key == "help" {
 			return nil, bad(k, "unknown setting %q (known: %s)", k.Value, strings.Join(flagNames(fs), ", "))
 		}
@@ -197,6 +201,16 @@ func relayFromMapping(n *yaml.Node, bad func(*yaml.Node, string, ...any) error, 
 		st.passwords[raw] = pw
 	}
 	return raw, nil
+}
+
+// sendSettings are the names a config file may hold: send's flags, the
+// fullest set. Other commands skip those they do not have.
+func sendSettings() map[string]bool {
+	names := map[string]bool{}
+	for _, n := range flagNames(newSendCmd(io.Discard, newUI(io.Discard)).Flags()) {
+		names[n] = true
+	}
+	return names
 }
 
 func flagNames(fs *pflag.FlagSet) []string {

@@ -28,6 +28,8 @@ type PreviewOptions struct {
 	Rows        []int
 	Emails      []string
 	Limit       int
+	Config      string
+	Deliver     DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
 }
 
 func newPreviewCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -49,6 +51,9 @@ or else the first --limit rows that would be sent (default 10 with --out).`,
   mailer preview --list contacts.csv --template newsletter.tmpl --email ann.lee@example.com --out preview/`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if _, err := resolveSettings(c.Flags(), o.Config); err != nil {
+				return err
+			}
 			return runPreview(c.Context(), o, stdout, stderr)
 		},
 	}
@@ -62,6 +67,8 @@ or else the first --limit rows that would be sent (default 10 with --out).`,
 	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column; repeatable")
 	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
 	f.StringVar(&o.NameColumn, "name-column", "", `list column holding the display name (default "name" when the list has it)`)
+	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG), as for send; settings preview has no use for are ignored")
+	o.Deliver.addFlags(f)
 	return cmd
 }
 
@@ -95,7 +102,7 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 			o.Limit = 10
 		}
 	}
-	tmpl, err := loadTemplate(o.Template, campaignID("results.csv"))
+	tmpl, err := loadTemplateWith(o.Template, campaignID("results.csv"), &o.Deliver)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,205 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
 	"io"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/mailer-dev/mailer/campaign"
 	"github.com/spf13/cobra"
 )
 
-func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{Use: "report", Hidden: true}
+// ReportOptions are the settings of `mailer report`.
+type ReportOptions struct {
+	Results string
+	Format  string
+	HTML    string
 }
+
+func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &ReportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report RESULTS.csv [--format text|json] [--html FILE]",
+		Short: "Summarise a results CSV: outcomes, rates, SMTP codes, domains, attempts, time",
+		Example: `  mailer report results.csv
+  mailer report results.csv --format json
+  mailer report results.csv --html report.html`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Results = args[0]
+			return runReport(o, stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Format, "format", "text", "output format on stdout: text or json")
+	f.StringVar(&o.HTML, "html", "", "also write a self-contained HTML page with a chart to `FILE`")
+	return cmd
+}
+
+func runReport(o *ReportOptions, stdout io.Writer) error {
+	if o.Format != "text" && o.Format != "json" {
+		return &usageError{msg: fmt.Sprintf("--format %q: want text or json", o.Format)}
+	}
+	rep, err := campaign.BuildReport(o.Results)
+	if err != nil {
+		return err
+	}
+	if o.HTML != "" {
+		var buf bytes.Buffer
+		if err := reportPage.Execute(&buf, newReportView(rep)); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.HTML, buf.Bytes(), 0o644); err != nil {
+			return &campaign.WriteError{Path: o.HTML, Err: err}
+		}
+	}
+	if o.Format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+func printReport(w io.Writer, r *campaign.Report) {
+	fmt.Fprintf(w, "report: %s\n", r.File)
+	rows := ""
+	if r.Superseded > 0 {
+		rows = fmt.Sprintf(" (%d rows; %d superseded by a later run)", r.Rows, r.Superseded)
+	}
+	fmt.Fprintf(w, "recipients: %d%s\n", r.Recipients, rows)
+	for _, s := range r.Statuses {
+		fmt.Fprintf(w, "  %-11s %8d  %6s\n", s.Status, s.Count, pct(s.Share))
+	}
+	if r.Sent > 0 {
+		fmt.Fprintf(w, "sent: %d; delivery rate %s, bounce rate %s, deferral rate %s\n", r.Sent, pct(r.DeliveryRate), pct(r.BounceRate), pct(r.DeferralRate))
+	} else {
+		fmt.Fprintf(w, "sent: none\n")
+	}
+	codes := func(title string, cs []campaign.CodeCount) {
+		if len(cs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, c := range cs {
+			fmt.Fprintf(w, "  %-6s %8d  %s\n", c.Code, c.Count, c.Sample)
+		}
+	}
+	codes("SMTP codes", r.Codes)
+	codes("enhanced codes", r.EnhancedCodes)
+	if len(r.Domains) > 0 {
+		fmt.Fprintf(w, "\ndomains with the most bounces and deferrals:\n")
+		for _, d := range r.Domains {
+			fmt.Fprintf(w, "  %-24s bounced %d, deferred %d of %d sent\n", d.Domain, d.Bounced, d.Deferred, d.Recipients)
+		}
+	}
+	fmt.Fprintln(w)
+	if a := r.Attempts; a.Total > 0 {
+		fmt.Fprintf(w, "attempts: %d, %.2f per message sent, at most %d; %d needed more than one\n", a.Total, a.PerSent, a.Max, a.Retried)
+	}
+	if !r.First.IsZero() {
+		el := time.Duration(r.Elapsed * float64(time.Second))
+		fmt.Fprintf(w, "time: %s to %s, %s\n", r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339), el)
+	}
+}
+
+// reportView is the report laid out for the page: bars already measured.
+type reportView struct {
+	*campaign.Report
+	Bars    []bar
+	Height  int
+	Elapsed string
+	Rates   [][2]string
+}
+
+type bar struct {
+	Status       campaign.Status
+	Count        int
+	Share        string
+	Y, W, TextY  int
+	Color, Label string
+}
+
+var statusColors = map[campaign.Status]string{
+	campaign.Delivered: "#2e7d32", campaign.Bounced: "#c62828", campaign.Deferred: "#ef6c00",
+	campaign.Unknown: "#6a1b9a", campaign.Invalid: "#757575", campaign.Suppressed: "#9e9e9e", campaign.DryRun: "#1565c0",
+}
+
+func newReportView(r *campaign.Report) reportView {
+	v := reportView{Report: r, Elapsed: time.Duration(r.Elapsed * float64(time.Second)).String()}
+	most := 1
+	for _, s := range r.Statuses {
+		most = max(most, s.Count)
+	}
+	const barH, gap, width = 28, 10, 520
+	for i, s := range r.Statuses {
+		c := statusColors[s.Status]
+		if c == "" {
+			c = "#455a64"
+		}
+		y := i * (barH + gap)
+		v.Bars = append(v.Bars, bar{
+			Status: s.Status, Count: s.Count, Share: pct(s.Share), Color: c,
+			Y: y, TextY: y + barH/2 + 5, W: max(2, s.Count*width/most),
+		})
+	}
+	v.Height = max(1, len(r.Statuses))*(barH+gap) - gap
+	if r.Sent > 0 {
+		v.Rates = [][2]string{{"delivery rate", pct(r.DeliveryRate)}, {"bounce rate", pct(r.BounceRate)}, {"deferral rate", pct(r.DeferralRate)}}
+	}
+	return v
+}
+
+// reportPage is self-contained: inline CSS and an inline SVG chart, no
+// script, no external asset, so it can be mailed or archived as one file.
+var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"time":  func(t time.Time) string { return t.Format(time.RFC3339) },
+	"lower": strings.ToLower,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>mailer report: {{.File}}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 60em; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.rates span { display: inline-block; margin-right: 2em; font-size: 1.2em; }
+.rates b { display: block; font-size: 1.6em; }
+</style></head>
+<body>
+<h1>Campaign report</h1>
+<p>{{.File}}: {{.Recipients}} recipients{{if .Superseded}} ({{.Rows}} rows, {{.Superseded}} superseded by a later run){{end}}{{if not .First.IsZero}}, {{time .First}} to {{time .Last}} ({{.Elapsed}}){{end}}.</p>
+{{if .Rates}}<p class="rates">{{range .Rates}}<span><b>{{index . 1}}</b>{{index . 0}}</span>{{end}}</p>{{end}}
+<h2>Outcomes</h2>
+<svg id="outcomes" role="img" aria-label="outcomes by status" xmlns="http://www.w3.org/2000/svg" width="760" height="{{.Height}}" viewBox="0 0 760 {{.Height}}">
+{{range .Bars}}<g class="bar" data-status="{{.Status}}" data-count="{{.Count}}">
+<text x="0" y="{{.TextY}}" font-size="14" fill="#222">{{.Status}}</text>
+<rect x="100" y="{{.Y}}" width="{{.W}}" height="28" fill="{{.Color}}" rx="3"><title>{{.Status}}: {{.Count}}</title></rect>
+<text x="{{.W}}" dx="110" y="{{.TextY}}" font-size="14" fill="#222">{{.Count}} ({{.Share}})</text>
+</g>
+{{end}}</svg>
+{{if .Codes}}<h2>SMTP codes</h2>
+<table id="codes"><tr><th>code</th><th>count</th><th>sample message</th></tr>
+{{range .Codes}}<tr><td>{{.Code}}</td><td class="n">{{.Count}}</td><td>{{.Sample}}</td></tr>
+{{end}}</table>{{end}}
+{{if .EnhancedCodes}}<h2>Enhanced status codes</h2>
+<table id="enhanced"><tr><th>code</th><th>count</th><th>sample message</th></tr>
+{{range .EnhancedCodes}}<tr><td>{{.Code}}</td><td class="n">{{.Count}}</td><td>{{.Sample}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Domains}}<h2>Domains with the most bounces and deferrals</h2>
+<table id="domains"><tr><th>domain</th><th>bounced</th><th>deferred</th><th>sent</th></tr>
+{{range .Domains}}<tr><td>{{.Domain}}</td><td class="n">{{.Bounced}}</td><td class="n">{{.Deferred}}</td><td class="n">{{.Recipients}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Attempts.Total}}<h2>Attempts</h2>
+<p>{{.Attempts.Total}} attempts, {{printf "%.2f" .Attempts.PerSent}} per message sent, at most {{.Attempts.Max}}; {{.Attempts.Retried}} needed more than one.</p>{{end}}
+</body></html>
+`))

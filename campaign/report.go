@@ -1,0 +1,255 @@
+package campaign
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is what a results CSV says about a campaign. A recipient retried
+// by a later run has several rows; the last one is its outcome, and the
+// earlier ones count only towards attempts and time.
+type Report struct {
+	File       string        `json:"file"`
+	Rows       int           `json:"rows"`       // rows in the file
+	Recipients int           `json:"recipients"` // distinct recipients: one outcome each
+	Superseded int           `json:"superseded"` // earlier rows replaced by a later run's
+	Statuses   []StatusCount `json:"statuses"`   // in Statuses order, non-zero only
+	// Sent is recipients a relay gave a verdict on: delivered, bounced,
+	// deferred, unknown. The rates are fractions of it.
+	Sent          int           `json:"sent"`
+	DeliveryRate  float64       `json:"delivery_rate"`
+	BounceRate    float64       `json:"bounce_rate"`
+	DeferralRate  float64       `json:"deferral_rate"`
+	Codes         []CodeCount   `json:"codes"`          // SMTP reply codes, most frequent first
+	EnhancedCodes []CodeCount   `json:"enhanced_codes"` // RFC 3463 codes, most frequent first
+	Domains       []DomainCount `json:"domains"`        // most bounces and deferrals first
+	Attempts      Attempts      `json:"attempts"`
+	First         time.Time     `json:"first,omitzero"` // earliest time column
+	Last          time.Time     `json:"last,omitzero"`
+	Elapsed       float64       `json:"elapsed_seconds"` // Last - First
+}
+
+// StatusCount is how many recipients ended with a status.
+type StatusCount struct {
+	Status Status  `json:"status"`
+	Count  int     `json:"count"`
+	Share  float64 `json:"share"` // of all recipients
+}
+
+// CodeCount is how often a reply code was the outcome, with one message
+// that came with it.
+type CodeCount struct {
+	Code   string `json:"code"`
+	Count  int    `json:"count"`
+	Sample string `json:"sample"`
+}
+
+// DomainCount is the outcomes for one recipient domain.
+type DomainCount struct {
+	Domain     string `json:"domain"`
+	Recipients int    `json:"recipients"` // sent to this domain
+	Bounced    int    `json:"bounced"`
+	Deferred   int    `json:"deferred"`
+}
+
+// Attempts are the tries the relays saw, over every row of the file.
+type Attempts struct {
+	Total   int     `json:"total"`
+	Max     int     `json:"max"`
+	Retried int     `json:"retried"` // rows that needed more than one try
+	PerSent float64 `json:"per_sent"`
+}
+
+// ReportTop is how many codes and domains a Report keeps.
+const ReportTop = 10
+
+// BuildReport reads a results CSV. It reads the file twice: once to find
+// each recipient's last row, once to count; memory grows by a 16-byte digest
+// and a row number per recipient, like send's duplicate set.
+func BuildReport(path string) (*Report, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	last := map[digest]int32{}
+	n := int32(0)
+	err := readResults(path, func(r *Record) error {
+		n++
+		last[outcomeKey(r)] = n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{File: path, Rows: int(n), Recipients: len(last)}
+	rep.Superseded = rep.Rows - rep.Recipients
+	counts := map[Status]int{}
+	codes, enhanced := map[string]*CodeCount{}, map[string]*CodeCount{}
+	domains := map[string]*DomainCount{}
+	i := int32(0)
+	err = readResults(path, func(r *Record) error {
+		i++
+		if a := int(r.Attempts); a > 0 {
+			rep.Attempts.Total += a
+			rep.Attempts.Max = max(rep.Attempts.Max, a)
+			if a > 1 {
+				rep.Attempts.Retried++
+			}
+		}
+		if r.Time != "" {
+			t, err := time.Parse(time.RFC3339, r.Time)
+			if err != nil {
+				return &DataError{File: path, Line: int(i) + 1, Msg: fmt.Sprintf("time %q is not RFC 3339", r.Time)}
+			}
+			if rep.First.IsZero() || t.Before(rep.First) {
+				rep.First = t
+			}
+			if t.After(rep.Last) {
+				rep.Last = t
+			}
+		}
+		if last[outcomeKey(r)] != i {
+			return nil // a later run has this recipient's outcome
+		}
+		counts[r.Status]++
+		sent := false
+		switch r.Status {
+		case Delivered, Bounced, Deferred, Unknown:
+			sent = true
+			rep.Sent++
+		}
+		if r.Code != 0 {
+			tally(codes, fmt.Sprint(int(r.Code)), r.Message)
+		}
+		if r.EnhancedCode != "" {
+			tally(enhanced, r.EnhancedCode, r.Message)
+		}
+		if sent {
+			d := domainOf(r.Email)
+			dc := domains[d]
+			if dc == nil {
+				dc = &DomainCount{Domain: d}
+				domains[d] = dc
+			}
+			dc.Recipients++
+			switch r.Status {
+			case Bounced:
+				dc.Bounced++
+			case Deferred:
+				dc.Deferred++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range Statuses {
+		if c := counts[s]; c > 0 {
+			rep.Statuses = append(rep.Statuses, StatusCount{Status: s, Count: c, Share: ratio(c, rep.Recipients)})
+		}
+	}
+	for s, c := range counts { // statuses this version does not know
+		if !knownStatus(s) {
+			rep.Statuses = append(rep.Statuses, StatusCount{Status: s, Count: c, Share: ratio(c, rep.Recipients)})
+		}
+	}
+	rep.DeliveryRate = ratio(counts[Delivered], rep.Sent)
+	rep.BounceRate = ratio(counts[Bounced], rep.Sent)
+	rep.DeferralRate = ratio(counts[Deferred], rep.Sent)
+	rep.Attempts.PerSent = ratio(rep.Attempts.Total, rep.Sent)
+	rep.Codes, rep.EnhancedCodes = topCodes(codes), topCodes(enhanced)
+	for _, d := range domains {
+		if d.Bounced+d.Deferred > 0 {
+			rep.Domains = append(rep.Domains, *d)
+		}
+	}
+	sort.Slice(rep.Domains, func(i, j int) bool {
+		a, b := rep.Domains[i], rep.Domains[j]
+		if a.Bounced+a.Deferred != b.Bounced+b.Deferred {
+			return a.Bounced+a.Deferred > b.Bounced+b.Deferred
+		}
+		return a.Domain < b.Domain
+	})
+	if len(rep.Domains) > ReportTop {
+		rep.Domains = rep.Domains[:ReportTop]
+	}
+	if !rep.First.IsZero() {
+		rep.Elapsed = rep.Last.Sub(rep.First).Seconds()
+	}
+	return rep, nil
+}
+
+// Count is the number of recipients with status s.
+func (r *Report) Count(s Status) int {
+	for _, c := range r.Statuses {
+		if c.Status == s {
+			return c.Count
+		}
+	}
+	return 0
+}
+
+func knownStatus(s Status) bool {
+	for _, k := range Statuses {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+func tally(m map[string]*CodeCount, code, msg string) {
+	c := m[code]
+	if c == nil {
+		c = &CodeCount{Code: code, Sample: msg}
+		m[code] = c
+	}
+	c.Count++
+}
+
+func topCodes(m map[string]*CodeCount) []CodeCount {
+	out := make([]CodeCount, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Code < out[j].Code
+	})
+	if len(out) > ReportTop {
+		out = out[:ReportTop]
+	}
+	return out
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func domainOf(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(email[at+1:])
+}
+
+// outcomeKey is whose outcome a row records: the recipient, so that a later
+// run's row replaces an earlier one (a deferred recipient delivered on a
+// retry). A duplicate row of the list is a row of its own: it never
+// replaces the outcome of the address it duplicates.
+func outcomeKey(r *Record) digest {
+	k := keyOf(r.Email)
+	if r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line ") {
+		k += fmt.Sprintf("\x00line %d", r.Line)
+	}
+	return digestOf(k)
+}
