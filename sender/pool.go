@@ -8,11 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"golang.org/x/time/rate"
 )
 
@@ -20,6 +19,8 @@ import (
 type Options struct {
 	// Rate is the global limit in messages per second over all relays and
 	// connections (0: unlimited). Burst is the limiter's bucket size [1].
+	// Every attempt takes a token, so no window of a second ever sees more
+	// than Rate+Burst messages leave, whatever the concurrency.
 	Rate  rate.Limit
 	Burst int
 	// MaxConns is each relay's connection cap when the relay sets none [4].
@@ -30,12 +31,33 @@ type Options struct {
 	// Backoff is the wait before the second try, doubled for each try after
 	// and jittered by up to half [1s]; MaxBackoff caps it [1m].
 	Backoff, MaxBackoff time.Duration
+	// DownFor is how long a relay that refuses connections (or keeps
+	// answering 421) is taken out of the pool the first time; it doubles
+	// each time the relay fails again, up to MaxBackoff [5s].
+	DownFor time.Duration
+	// UnavailableWait is how long Send waits for a relay to come back when
+	// every relay is down before it gives up with an *UnavailableError in
+	// Result.Err [2m].
+	UnavailableWait time.Duration
+	// Domains limits traffic per recipient domain (lower-case, as in
+	// "gmail.com"), the way MTAs shape traffic to large mailbox providers.
+	Domains map[string]DomainLimit
 	// HelloName is sent in EHLO ["localhost"].
 	HelloName string
 	// ConnectTimeout covers TCP connect, TLS handshake, greeting, EHLO and
-	// AUTH [30s]. CommandTimeout covers each later command [60s] and
-	// DataTimeout the body and the reply after the final dot [5m].
+	// AUTH [30s]. CommandTimeout covers each later command or pipelined
+	// group of commands [60s] and DataTimeout the body and the reply after
+	// the final dot [5m].
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+}
+
+// DomainLimit caps the traffic to one recipient domain.
+type DomainLimit struct {
+	// MaxConns is how many transactions for the domain may be in flight at
+	// once over all relays (0: no cap).
+	MaxConns int `yaml:"max_conns"`
+	// Rate is the domain's messages per second (0: no limit).
+	Rate rate.Limit `yaml:"-"`
 }
 
 func (o *Options) defaults() {
@@ -53,6 +75,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = time.Minute
+	}
+	if o.DownFor <= 0 {
+		o.DownFor = 5 * time.Second
+	}
+	if o.UnavailableWait <= 0 {
+		o.UnavailableWait = 2 * time.Minute
 	}
 	if o.HelloName == "" {
 		o.HelloName = "localhost"
@@ -77,12 +105,27 @@ type Message struct {
 
 // Pool sends messages over reused connections to one or more relays. It is
 // safe for concurrent use; callers bound their own concurrency.
+//
+// Traffic is spread over the healthy relays by weight (smooth weighted round
+// robin). A relay that refuses connections, or answers 421 three times in a
+// row, is taken out for a while (a circuit breaker) and its work goes to the
+// others. A 421 or a throttling reply halves the relay's rate, which then
+// recovers by a quarter each calm second.
 type Pool struct {
 	opts    Options
 	relays  []*upstream
 	limiter *rate.Limiter // nil when unlimited
-	next    atomic.Uint64
+	domains map[string]*domain
 	dials   atomic.Int64
+	mu      sync.Mutex // guards the relays' weighted round-robin state
+	// changed is closed and replaced whenever a relay's health changes, to
+	// wake Sends waiting for one to come back.
+	changed chan struct{}
+}
+
+type domain struct {
+	slots   chan struct{} // nil: no cap
+	limiter *rate.Limiter // nil: no limit
 }
 
 // New makes a pool. It opens no connection until Probe or Send.
@@ -90,20 +133,39 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	if len(relays) == 0 {
 		return nil, errors.New("no relay configured")
 	}
+	if len(relays) > 64 {
+		return nil, errors.New("at most 64 relays")
+	}
 	opts.defaults()
-	p := &Pool{opts: opts}
+	p := &Pool{opts: opts, changed: make(chan struct{}), domains: map[string]*domain{}}
 	if opts.Rate > 0 {
 		p.limiter = rate.NewLimiter(opts.Rate, opts.Burst)
+	}
+	for name, dl := range opts.Domains {
+		d := &domain{}
+		if dl.MaxConns > 0 {
+			d.slots = make(chan struct{}, dl.MaxConns)
+		}
+		if dl.Rate > 0 {
+			d.limiter = rate.NewLimiter(dl.Rate, 1)
+		}
+		p.domains[strings.ToLower(name)] = d
 	}
 	for _, rc := range relays {
 		n := rc.MaxConns
 		if n <= 0 {
 			n = opts.MaxConns
 		}
-		r := &upstream{cfg: rc, pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
-		if rc.Rate > 0 {
-			r.limiter = rate.NewLimiter(rc.Rate, 1)
+		if rc.Weight <= 0 {
+			rc.Weight = 1
 		}
+		r := &upstream{cfg: rc, index: len(p.relays), pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
+		r.base = rate.Inf
+		if rc.Rate > 0 {
+			r.base = rc.Rate
+		}
+		r.limiter = rate.NewLimiter(r.base, 1)
+		r.limited.Store(rc.Rate > 0)
 		p.relays = append(p.relays, r)
 	}
 	return p, nil
@@ -114,7 +176,8 @@ func (p *Pool) Dials() int64 { return p.dials.Load() }
 
 // Probe opens one connection to each relay (TLS and AUTH included) and keeps
 // it for sending. It fails only when no relay can be reached, so a run with a
-// wrong address or password stops before anything is sent.
+// wrong address or password stops before anything is sent. A relay that
+// cannot be reached is taken out of the pool for a while.
 func (p *Pool) Probe(ctx context.Context) error {
 	var errs []error
 	for _, r := range p.relays {
@@ -137,9 +200,11 @@ type UnavailableError struct{ Err error }
 func (e *UnavailableError) Error() string { return "no relay available: " + e.Err.Error() }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// Close ends every idle connection with QUIT. Call it after the last Send.
+// Close ends every idle connection with QUIT. Call it after the last Send;
+// connections still in use by a Send are closed when it returns them.
 func (p *Pool) Close() error {
 	for _, r := range p.relays {
+		r.closed.Store(true)
 		for {
 			select {
 			case c := <-r.idle:
@@ -155,46 +220,90 @@ func (p *Pool) Close() error {
 }
 
 // Send delivers m, retrying temporary failures with backoff, and returns the
-// final outcome. ctx bounds the waiting (rate limit, free connection,
-// backoff); a transaction under way is bounded by the timeouts instead, so
+// final outcome. ctx bounds the waiting (rate limits, a free connection,
+// backoff, a relay to come back) and the commands before the body; once the
+// body is under way the transaction is bounded by the timeouts instead, so
 // that a cancelled run never leaves a message half-sent without knowing.
+// A retry goes to another relay when there is a healthy one.
 func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	var last Result
+	var tried uint64 // relays already tried for m
+	d := p.domain(m.To)
+	if d != nil && d.slots != nil {
+		select {
+		case d.slots <- struct{}{}:
+			defer func() { <-d.slots }()
+		case <-ctx.Done():
+			return Result{Status: Canceled}
+		}
+	}
+	// stopped ends Send on a cancelled ctx: nothing was tried yet (Canceled,
+	// not recorded) or the last try's outcome stands.
+	stopped := func(attempt int) Result {
+		if attempt == 1 {
+			return Result{Status: Canceled}
+		}
+		last.Attempts = attempt - 1
+		return last
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := sleep(ctx, p.backoff(attempt-1)); err != nil {
-				last.Attempts = attempt - 1
-				return last
+				return stopped(attempt)
 			}
 		}
-		if p.limiter != nil {
-			if err := p.limiter.Wait(ctx); err != nil {
-				if attempt == 1 {
-					return Result{Status: Canceled}
-				}
-				last.Attempts = attempt - 1
-				return last
-			}
+		if p.limiter != nil && p.limiter.Wait(ctx) != nil {
+			return stopped(attempt)
 		}
-		res, err := p.attempt(ctx, m)
-		if err != nil && attempt == 1 && ctx.Err() != nil {
-			return Result{Status: Canceled}
+		if d != nil && d.limiter != nil && d.limiter.Wait(ctx) != nil {
+			return stopped(attempt)
+		}
+		r, err := p.pick(ctx, tried)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stopped(attempt)
+			}
+			res := last
+			if res.Status == "" {
+				res.Status = Deferred
+			}
+			res.Text, res.Err, res.Attempts = err.Error(), err, attempt-1
+			return res
+		}
+		tried |= 1 << r.index
+		res, err := p.attempt(ctx, r, m)
+		if err != nil && ctx.Err() != nil {
+			return stopped(attempt)
 		}
 		res.Attempts = attempt
 		if res.Status != Deferred || attempt >= p.opts.MaxAttempts {
+			if res.Status == Deferred && p.allDown() {
+				res.Err = &UnavailableError{Err: errors.New(res.Text)}
+			}
 			return res
 		}
 		last = res
 	}
 }
 
-// attempt makes one try on one connection. A connection reused from the
-// idle set may have been closed by the relay meanwhile; such a failure at
-// MAIL is not the message's fault, so it is tried once more on a fresh
-// connection before it counts.
-func (p *Pool) attempt(ctx context.Context, m *Message) (Result, error) {
-	r := p.pick()
-	if r.limiter != nil {
+func (p *Pool) domain(rcpt string) *domain {
+	if len(p.domains) == 0 {
+		return nil
+	}
+	i := strings.LastIndexByte(rcpt, '@')
+	if i < 0 {
+		return nil
+	}
+	return p.domains[strings.ToLower(rcpt[i+1:])]
+}
+
+// attempt makes one try on one connection of r. A connection reused from
+// the idle set may have been closed by the relay meanwhile; such a failure
+// at MAIL is not the message's fault, so it is tried once more on a fresh
+// connection before it counts. A non-nil error means the try was cut short
+// by ctx or by a connection that could not be opened.
+func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, error) {
+	if r.limited.Load() {
 		if err := r.limiter.Wait(ctx); err != nil {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
@@ -205,19 +314,110 @@ func (p *Pool) attempt(ctx context.Context, m *Message) (Result, error) {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
 		reused := c.wasIdle
-		res, stale := c.send(m, p.opts)
+		res, stale := c.send(ctx, m, p.opts)
 		res.Relay = r.cfg.Name
 		r.put(c)
 		if stale && reused && !fresh {
 			continue
 		}
+		r.observe(&res)
+		if res.Status == Canceled {
+			return res, ctx.Err()
+		}
 		return res, nil
 	}
 }
 
-// pick chooses the relay for the next attempt: round robin.
-func (p *Pool) pick() *upstream {
-	return p.relays[(p.next.Add(1)-1)%uint64(len(p.relays))]
+// pick chooses the relay for the next try by smooth weighted round robin
+// (as nginx does) among the healthy relays, preferring one not yet tried for
+// this message. When every relay is down it waits for the first to come
+// back, up to UnavailableWait.
+func (p *Pool) pick(ctx context.Context, tried uint64) (*upstream, error) {
+	var giveUp time.Time
+	for {
+		p.mu.Lock()
+		now := time.Now()
+		var best, bestTried *upstream
+		total := 0
+		earliest := time.Time{}
+		changed := p.changed
+		for _, r := range p.relays {
+			if until := r.downUntil(); now.Before(until) {
+				if earliest.IsZero() || until.Before(earliest) {
+					earliest = until
+				}
+				continue
+			}
+			r.current += r.cfg.Weight
+			total += r.cfg.Weight
+			if tried&(1<<r.index) != 0 {
+				if bestTried == nil || r.current > bestTried.current {
+					bestTried = r
+				}
+				continue
+			}
+			if best == nil || r.current > best.current {
+				best = r
+			}
+		}
+		if best == nil {
+			best = bestTried
+		}
+		if best != nil {
+			best.current -= total
+			p.mu.Unlock()
+			return best, nil
+		}
+		p.mu.Unlock()
+		if giveUp.IsZero() {
+			giveUp = now.Add(p.opts.UnavailableWait)
+		}
+		if earliest.After(giveUp) {
+			return nil, &UnavailableError{Err: p.downErr()}
+		}
+		t := time.NewTimer(time.Until(earliest))
+		select {
+		case <-t.C:
+		case <-changed:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+func (p *Pool) allDown() bool {
+	now := time.Now()
+	for _, r := range p.relays {
+		if !now.Before(r.downUntil()) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pool) downErr() error {
+	var errs []error
+	for _, r := range p.relays {
+		r.mu.Lock()
+		if r.lastErr != nil {
+			errs = append(errs, r.lastErr)
+		}
+		r.mu.Unlock()
+	}
+	if len(errs) == 0 {
+		return errors.New("every relay is down")
+	}
+	return errors.Join(errs...)
+}
+
+// wake tells Sends waiting in pick that a relay's health changed.
+func (p *Pool) wake() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
 }
 
 func (p *Pool) backoff(n int) time.Duration {
@@ -239,14 +439,181 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// upstream is one relay's connections: idle ones ready for reuse, and slots
-// that cap how many exist at once.
+// upstream is one relay's connections (idle ones ready for reuse, and slots
+// that cap how many exist at once) and its health.
 type upstream struct {
 	cfg     Relay
+	index   int
 	pool    *Pool
-	limiter *rate.Limiter
 	idle    chan *conn
 	slots   chan struct{}
+	closed  atomic.Bool
+	current int // weighted round-robin state, under pool.mu
+
+	// limiter carries the relay's own rate (base) and, after throttling,
+	// the reduced one; limited says whether it can hold anyone up.
+	limiter *rate.Limiter
+	base    rate.Limit
+	limited atomic.Bool
+	sent    atomic.Int64 // transactions finished, for the observed rate
+	slow    atomic.Bool  // running below base
+
+	mu        sync.Mutex
+	down      time.Time // out of the pool until then
+	failures  int       // consecutive connection failures or 421s
+	downFor   time.Duration
+	lastErr   error
+	throttled time.Time // last slow-down
+	raised    time.Time // last step of recovery
+	lastCount int64     // sent at the last rate observation
+	lastAt    time.Time
+}
+
+func (r *upstream) downUntil() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down
+}
+
+// fail records a connection failure or a 421. A relay that refuses
+// connections is taken out at once; one that answers 421 after three in a
+// row. Each time it is taken out again the period doubles.
+func (r *upstream) fail(err error, connect bool) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Before(r.down) { // already out: the others' news is old
+		r.mu.Unlock()
+		return
+	}
+	r.failures++
+	r.lastErr = err
+	out := connect || r.failures >= 3
+	if out {
+		if r.downFor == 0 {
+			r.downFor = r.pool.opts.DownFor
+		} else if r.downFor *= 2; r.downFor > r.pool.opts.MaxBackoff {
+			r.downFor = r.pool.opts.MaxBackoff
+		}
+		r.down = now.Add(r.downFor)
+	}
+	r.mu.Unlock()
+	if out {
+		r.pool.wake()
+	}
+}
+
+// ok records a working transaction: the breaker closes again.
+func (r *upstream) ok() {
+	r.mu.Lock()
+	r.failures, r.downFor, r.lastErr = 0, 0, nil
+	r.mu.Unlock()
+}
+
+// observe updates the relay's health and rate from one outcome.
+func (r *upstream) observe(res *Result) {
+	switch {
+	case res.Status == Delivered || res.Status == Bounced:
+		if r.sent.Add(1)&63 == 0 {
+			r.tick()
+		}
+		if r.slow.Load() {
+			r.recover()
+		}
+		r.mu.Lock()
+		clean := r.failures == 0
+		r.mu.Unlock()
+		if !clean {
+			r.ok()
+		}
+	case res.Code == 421:
+		r.fail(errors.New(r.cfg.Name+": "+res.Text), false)
+		r.throttle()
+	case throttling(res):
+		r.throttle()
+	}
+}
+
+// throttling reports a reply that asks us to slow down: 4.7.x (RFC 3463
+// "security or policy status", where providers put rate limits) or text
+// that says so.
+func throttling(res *Result) bool {
+	if res.Code/100 != 4 {
+		return false
+	}
+	if strings.HasPrefix(res.Enhanced, "4.7.") {
+		return true
+	}
+	t := strings.ToLower(res.Text)
+	return strings.Contains(t, "too many") || strings.Contains(t, "rate limit") || strings.Contains(t, "try again later") && strings.Contains(t, "rate")
+}
+
+// minRate is the floor of throttling: a relay is never slowed below it.
+const minRate = rate.Limit(1)
+
+// throttle halves the relay's rate, at most once a second. With no rate of
+// its own, the starting point is the rate observed over the last second or so.
+func (r *upstream) throttle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.throttled) < time.Second {
+		return
+	}
+	r.throttled, r.raised = now, now
+	cur := r.limiter.Limit()
+	if cur == rate.Inf {
+		cur = r.observedLocked(now)
+	}
+	next := cur / 2
+	if next < minRate {
+		next = minRate
+	}
+	r.limiter.SetLimit(next)
+	r.limited.Store(true)
+	r.slow.Store(true)
+}
+
+// observedLocked estimates the relay's current rate from its transactions.
+func (r *upstream) observedLocked(now time.Time) rate.Limit {
+	n := r.sent.Load()
+	dt := now.Sub(r.lastAt).Seconds()
+	if r.lastAt.IsZero() || dt <= 0 || dt > 10 {
+		return rate.Limit(r.pool.opts.MaxConns) * 10 // no recent measure: a guess
+	}
+	est := rate.Limit(float64(n-r.lastCount) / dt)
+	if est < minRate {
+		est = minRate
+	}
+	return est
+}
+
+// recover raises a slowed relay's rate by a quarter for each second without
+// a throttling reply, back to its base.
+func (r *upstream) recover() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.raised) < time.Second {
+		return
+	}
+	r.raised = now
+	next := r.limiter.Limit() * 5 / 4
+	if r.base != rate.Inf && next >= r.base || r.base == rate.Inf && now.Sub(r.throttled) > 30*time.Second {
+		r.limiter.SetLimit(r.base)
+		r.limited.Store(r.base != rate.Inf)
+		r.slow.Store(false)
+		return
+	}
+	r.limiter.SetLimit(next)
+}
+
+// tick remembers the transaction count once a second, for observedLocked.
+func (r *upstream) tick() {
+	r.mu.Lock()
+	if now := time.Now(); now.Sub(r.lastAt) >= time.Second {
+		r.lastCount, r.lastAt = r.sent.Load(), now
+	}
+	r.mu.Unlock()
 }
 
 // get returns an idle connection, or dials a new one when under the cap,
@@ -264,23 +631,27 @@ func (r *upstream) get(ctx context.Context) (*conn, error) {
 		c, err := r.dial(ctx)
 		if err != nil {
 			<-r.slots
+			if ctx.Err() == nil {
+				r.fail(err, true)
+			}
 			return nil, err
 		}
+		r.tick()
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// put returns c to the idle set, or closes it when it is broken or has
-// carried its quota of messages.
+// put returns c to the idle set, or closes it when it is broken, has
+// carried its quota of messages, or the pool is closed.
 func (r *upstream) put(c *conn) {
 	if c.broken {
 		c.close()
 		<-r.slots
 		return
 	}
-	if r.cfg.MsgsPerConn > 0 && c.sent >= r.cfg.MsgsPerConn {
+	if r.cfg.MsgsPerConn > 0 && c.sent >= r.cfg.MsgsPerConn || r.closed.Load() {
 		c.quit()
 		<-r.slots
 		return
@@ -299,58 +670,32 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", r.cfg.Name, err)
 	}
-	tc := &trackConn{Conn: nc}
-	fail := func(stage string, err error) (*conn, error) {
+	// One deadline bounds the whole handshake; a cancelled ctx ends it at once.
+	nc.SetDeadline(time.Now().Add(o.ConnectTimeout))
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
+	fail := func(err error) (*conn, error) {
 		nc.Close()
-		if re := replyError(stage, err); re != nil {
-			return nil, fmt.Errorf("%s: %w", r.cfg.Name, re)
-		}
-		return nil, fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err)
+		return nil, fmt.Errorf("%s: %w", r.cfg.Name, err)
 	}
-	// The whole handshake runs under one deadline: go-smtp arms its own per
-	// command, which trackConn clamps to this one.
-	tc.limit = time.Now().Add(o.ConnectTimeout)
 	cfg := r.tlsConfig()
-	var sc *smtp.Client
-	switch r.cfg.Security {
-	case ImplicitTLS:
-		tlsConn := tls.Client(tc, cfg)
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			return fail("TLS", err)
+	c := newClient(nc)
+	if r.cfg.Security == ImplicitTLS {
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(fmt.Errorf("TLS: %w", err))
 		}
-		sc = smtp.NewClient(tlsConn)
-	case StartTLS:
-		// go-smtp says EHLO as "localhost" before STARTTLS, then ours after.
-		if sc, err = smtp.NewClientStartTLS(tc, cfg); err != nil {
-			return fail("STARTTLS", err)
-		}
-	default:
-		sc = smtp.NewClient(tc)
+		c.setConn(tc)
+		c.tls = true
 	}
-	if err := sc.Hello(o.HelloName); err != nil {
-		return fail("EHLO", err)
+	if err := c.handshake(ctx, &r.cfg, o.HelloName, cfg); err != nil {
+		return fail(err)
 	}
-	if r.cfg.Username != "" {
-		if _, isTLS := sc.TLSConnectionState(); !isTLS {
-			return fail("AUTH", errors.New("AUTH over an unencrypted connection is refused"))
-		}
-		var mech sasl.Client
-		switch {
-		case sc.SupportsAuth("PLAIN"):
-			mech = sasl.NewPlainClient("", r.cfg.Username, r.cfg.Password)
-		case sc.SupportsAuth("LOGIN"):
-			mech = sasl.NewLoginClient(r.cfg.Username, r.cfg.Password)
-		default:
-			return fail("AUTH", errors.New("the relay offers neither AUTH PLAIN nor AUTH LOGIN"))
-		}
-		if err := sc.Auth(mech); err != nil {
-			return fail("AUTH", err)
-		}
+	if !stop() {
+		return fail(ctx.Err())
 	}
-	tc.limit = time.Time{}
-	sc.CommandTimeout = o.CommandTimeout
-	sc.SubmissionTimeout = o.DataTimeout
-	return &conn{c: sc, nc: tc}, nil
+	nc.SetDeadline(time.Time{})
+	return &conn{c: c}, nil
 }
 
 func (r *upstream) tlsConfig() *tls.Config {
@@ -366,8 +711,7 @@ func (r *upstream) tlsConfig() *tls.Config {
 
 // conn is one SMTP session.
 type conn struct {
-	c       *smtp.Client
-	nc      *trackConn
+	c       *client
 	sent    int  // transactions completed on it
 	wasIdle bool // waited in the idle set: the relay may have closed it
 	dirty   bool // the last transaction failed: RSET before the next
@@ -375,102 +719,74 @@ type conn struct {
 }
 
 // send runs one mail transaction. stale reports a network failure at the
-// first command, the sign of a connection the relay already closed.
-func (c *conn) send(m *Message, o Options) (res Result, stale bool) {
+// first command, the sign of a connection the relay already closed. A ctx
+// cancelled before the body starts abandons the transaction (Canceled: the
+// relay has nothing); once the body is on its way, the timeouts bound it.
+func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, stale bool) {
+	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
+		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
+	}
+	c.c.deadline(o.CommandTimeout)
+	stop := context.AfterFunc(ctx, func() { c.c.nc.SetDeadline(time.Now()) })
 	if c.dirty {
-		if err := c.c.Reset(); err != nil {
+		if err := c.c.cmd("RSET", 250, "RSET"); err != nil {
+			stop()
 			c.broken = true
 			return Result{Status: Deferred, Text: "RSET: " + err.Error()}, true
 		}
 		c.dirty = false
 	}
-	if err := c.c.Mail(m.From, nil); err != nil {
-		return c.fail("MAIL", err), replyError("MAIL", err) == nil
-	}
-	if err := c.c.Rcpt(m.To, nil); err != nil {
-		return c.fail("RCPT", err), false
-	}
-	w, err := c.c.Data()
-	if err != nil {
-		return c.fail("DATA", err), false
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(o.DataTimeout))
-	if _, err := w.Write(m.Data); err != nil {
+	err := c.c.envelope(m.From, m.To)
+	if !stop() {
 		c.broken = true
-		return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
+		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
 	}
-	c.nc.writeErr = nil
-	resp, err := w.CloseWithResponse()
-	c.nc.SetWriteDeadline(time.Time{})
 	if err != nil {
-		if re := replyError("DATA", err); re != nil {
+		var re *ReplyError
+		if errors.As(err, &re) {
 			c.dirty = true
-			c.sent++
+			if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
+				c.broken = true
+			}
 			return fromReply(re), false
 		}
 		c.broken = true
-		if c.nc.writeErr != nil {
-			// The final dot never left: the relay cannot have accepted it.
-			return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
-		}
+		// Nothing came back at all: on a reused connection, a relay that hung up.
+		return Result{Status: Deferred, Text: "MAIL: " + err.Error()}, true
+	}
+	c.c.deadline(o.DataTimeout)
+	if sent, err := c.c.body(m.Data); !sent {
+		c.broken = true
+		// The final dot never left: the relay cannot have accepted it.
+		return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
+	}
+	code, err := c.c.reply()
+	if err != nil {
+		c.broken = true
 		// RFC 5321 section 4.1.1.4: the message is the relay's once it has
 		// replied 250 to the final dot. Without a reply we cannot know.
 		return Result{Status: Unknown, Text: "connection lost after the message was sent, before the relay replied: " + err.Error()}, false
 	}
 	c.sent++
-	res = Result{Status: Delivered, Code: 250, Text: oneLine(resp.StatusText)}
-	if code, rest, ok := strings.Cut(res.Text, " "); ok && isEnhancedCode(code) {
-		res.Enhanced, res.Text = code, rest
+	if code/100 != 2 {
+		c.dirty = true
+		re := c.c.replyErr("DATA", code)
+		if code == 421 {
+			c.broken = true
+		}
+		return fromReply(re), false
+	}
+	res = Result{Status: Delivered, Code: code, Text: oneLine(string(c.c.text))}
+	if ec, rest, ok := strings.Cut(res.Text, " "); ok && isEnhancedCode(ec) {
+		res.Enhanced, res.Text = ec, rest
 	}
 	return res, false
 }
 
-// fail turns an error before DATA's final dot into a Result.
-func (c *conn) fail(stage string, err error) Result {
-	if re := replyError(stage, err); re != nil {
-		c.dirty = true
-		if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
-			c.broken = true
-		}
-		return fromReply(re)
-	}
-	c.broken = true
-	return Result{Status: Deferred, Text: stage + ": " + err.Error()}
-}
-
 func (c *conn) quit() {
-	c.c.CommandTimeout = 5 * time.Second
-	if err := c.c.Quit(); err != nil {
-		c.c.Close()
-	}
+	c.c.deadline(5 * time.Second)
+	c.c.cmd("QUIT", 221, "QUIT")
+	c.c.close()
 }
 
-func (c *conn) close() { c.c.Close() }
-
-// trackConn remembers a write error, which tells a body that never fully
-// left (deferred: safe to retry) from a reply that never came (unknown).
-// During the handshake it also clamps every deadline to limit.
-type trackConn struct {
-	net.Conn
-	writeErr error
-	limit    time.Time
-}
-
-func (t *trackConn) clamp(d time.Time) time.Time {
-	if !t.limit.IsZero() && (d.IsZero() || d.After(t.limit)) {
-		return t.limit
-	}
-	return d
-}
-
-func (t *trackConn) SetDeadline(d time.Time) error      { return t.Conn.SetDeadline(t.clamp(d)) }
-func (t *trackConn) SetReadDeadline(d time.Time) error  { return t.Conn.SetReadDeadline(t.clamp(d)) }
-func (t *trackConn) SetWriteDeadline(d time.Time) error { return t.Conn.SetWriteDeadline(t.clamp(d)) }
-
-func (t *trackConn) Write(b []byte) (int, error) {
-	n, err := t.Conn.Write(b)
-	if err != nil {
-		t.writeErr = err
-	}
-	return n, err
-}
+func (c *conn) close() { c.c.close() }

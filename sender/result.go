@@ -1,11 +1,8 @@
 package sender
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/emersion/go-smtp"
 )
 
 // Status is the outcome of sending one message.
@@ -38,6 +35,9 @@ type Result struct {
 	// Relay names the relay of the last attempt.
 	Relay    string
 	Attempts int
+	// Err is an *UnavailableError when the message is deferred because every
+	// relay was down: the caller should stop the run (a re-run resumes).
+	Err error
 }
 
 // ReplyError is an SMTP reply that was not a success.
@@ -58,20 +58,6 @@ func (e *ReplyError) Error() string {
 
 // Temporary reports whether the reply is a 4xx, worth trying again later.
 func (e *ReplyError) Temporary() bool { return e.Code/100 == 4 }
-
-// replyError converts go-smtp's error into ours, or returns nil when err is
-// not an SMTP reply (a network failure).
-func replyError(stage string, err error) *ReplyError {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return nil
-	}
-	re := &ReplyError{Stage: stage, Code: se.Code, Message: oneLine(se.Message)}
-	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] > 0 {
-		re.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
-	}
-	return re
-}
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
