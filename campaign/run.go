@@ -140,8 +140,8 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			cancel(readErr)
 		}
 	}()
-	var probeOnce sync.Once
-	var probeErr error
+	var probeOnce, downOnce sync.Once
+	var probeErr, downErr error
 	for i := 0; i < o.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
@@ -177,6 +177,10 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
 				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
 				outs <- stamp(rec)
+				if ue := (*sender.UnavailableError)(nil); errors.As(res.Err, &ue) {
+					// Every relay is down: stop; what is left is taken up by a re-run.
+					downOnce.Do(func() { downErr = res.Err; cancel(downErr) })
+				}
 			}
 		}()
 	}
@@ -223,6 +227,8 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 		return sum, readErr
 	case probeErr != nil:
 		return sum, probeErr
+	case downErr != nil:
+		return sum, downErr
 	}
 	return sum, nil
 }

@@ -117,6 +117,7 @@ type Pool struct {
 	limiter *rate.Limiter // nil when unlimited
 	domains map[string]*domain
 	dials   atomic.Int64
+	open    atomic.Int64
 	mu      sync.Mutex // guards the relays' weighted round-robin state
 	// changed is closed and replaced whenever a relay's health changes, to
 	// wake Sends waiting for one to come back.
@@ -174,6 +175,9 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 // Dials reports how many connections the pool has opened so far.
 func (p *Pool) Dials() int64 { return p.dials.Load() }
 
+// Open reports how many of the pool's connections are open now.
+func (p *Pool) Open() int64 { return p.open.Load() }
+
 // Probe opens one connection to each relay (TLS and AUTH included) and keeps
 // it for sending. It fails only when no relay can be reached, so a run with a
 // wrong address or password stops before anything is sent. A relay that
@@ -227,7 +231,8 @@ func (p *Pool) Close() error {
 // A retry goes to another relay when there is a healthy one.
 func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	var last Result
-	var tried uint64 // relays already tried for m
+	var tried uint64     // relays already tried for m
+	var giveUp time.Time // when every relay is down: when to stop waiting
 	d := p.domain(m.To)
 	if d != nil && d.slots != nil {
 		select {
@@ -258,7 +263,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		if d != nil && d.limiter != nil && d.limiter.Wait(ctx) != nil {
 			return stopped(attempt)
 		}
-		r, err := p.pick(ctx, tried)
+		r, err := p.pick(ctx, tried, &giveUp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return stopped(attempt)
@@ -274,6 +279,9 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		res, err := p.attempt(ctx, r, m)
 		if err != nil && ctx.Err() != nil {
 			return stopped(attempt)
+		}
+		if err == nil {
+			giveUp = time.Time{} // a relay answered
 		}
 		res.Attempts = attempt
 		if res.Status != Deferred || attempt >= p.opts.MaxAttempts {
@@ -331,9 +339,8 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 // pick chooses the relay for the next try by smooth weighted round robin
 // (as nginx does) among the healthy relays, preferring one not yet tried for
 // this message. When every relay is down it waits for the first to come
-// back, up to UnavailableWait.
-func (p *Pool) pick(ctx context.Context, tried uint64) (*upstream, error) {
-	var giveUp time.Time
+// back, up to UnavailableWait from when this message found them all down.
+func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upstream, error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
@@ -370,9 +377,9 @@ func (p *Pool) pick(ctx context.Context, tried uint64) (*upstream, error) {
 		}
 		p.mu.Unlock()
 		if giveUp.IsZero() {
-			giveUp = now.Add(p.opts.UnavailableWait)
+			*giveUp = now.Add(p.opts.UnavailableWait)
 		}
-		if earliest.After(giveUp) {
+		if earliest.After(*giveUp) {
 			return nil, &UnavailableError{Err: p.downErr()}
 		}
 		t := time.NewTimer(time.Until(earliest))
@@ -491,8 +498,8 @@ func (r *upstream) fail(err error, connect bool) {
 	if out {
 		if r.downFor == 0 {
 			r.downFor = r.pool.opts.DownFor
-		} else if r.downFor *= 2; r.downFor > r.pool.opts.MaxBackoff {
-			r.downFor = r.pool.opts.MaxBackoff
+		} else if r.downFor *= 2; r.downFor > max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor) {
+			r.downFor = max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor)
 		}
 		r.down = now.Add(r.downFor)
 	}
@@ -695,7 +702,8 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 		return fail(ctx.Err())
 	}
 	nc.SetDeadline(time.Time{})
-	return &conn{c: c}, nil
+	r.pool.open.Add(1)
+	return &conn{c: c, pool: r.pool}, nil
 }
 
 func (r *upstream) tlsConfig() *tls.Config {
@@ -712,6 +720,7 @@ func (r *upstream) tlsConfig() *tls.Config {
 // conn is one SMTP session.
 type conn struct {
 	c       *client
+	pool    *Pool
 	sent    int  // transactions completed on it
 	wasIdle bool // waited in the idle set: the relay may have closed it
 	dirty   bool // the last transaction failed: RSET before the next
@@ -745,7 +754,7 @@ func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, sta
 		var re *ReplyError
 		if errors.As(err, &re) {
 			c.dirty = true
-			if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
+			if re.Code == 421 || c.c.dead { // RFC 5321 section 3.8: 421 closes
 				c.broken = true
 			}
 			return fromReply(re), false
@@ -786,7 +795,10 @@ func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, sta
 func (c *conn) quit() {
 	c.c.deadline(5 * time.Second)
 	c.c.cmd("QUIT", 221, "QUIT")
-	c.c.close()
+	c.close()
 }
 
-func (c *conn) close() { c.c.close() }
+func (c *conn) close() {
+	c.c.close()
+	c.pool.open.Add(-1)
+}

@@ -33,6 +33,7 @@ type client struct {
 	tls  bool
 	pipe bool // the relay offers PIPELINING
 	bit8 bool // the relay offers 8BITMIME
+	dead bool // a read failed: the session is lost
 }
 
 // Buffer sizes: the writer holds a whole ~4-64 KB message so that the body
@@ -61,6 +62,7 @@ func (c *client) reply() (int, error) {
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
+			c.dead = true
 			if errors.Is(err, bufio.ErrBufferFull) {
 				return 0, errors.New("reply line too long")
 			}
@@ -261,7 +263,10 @@ func (c *client) envelope(from, to string) error {
 		}
 		code, err := c.reply()
 		if err != nil {
-			return err // the session is lost whatever came before
+			if first != nil {
+				return first // a relay that says 421 may hang up at once
+			}
+			return err
 		}
 		if code != want && first == nil {
 			first = c.replyErr(st, code)
