@@ -25,8 +25,8 @@ gen_template() {
     echo
     echo 'Hi {{.first_name}} from {{.city}},'
     echo
-    for i in $(seq 1 42); do
-      echo "Line $i of the {{.plan}} newsletter for {{.name}}: lorem ipsum dolor sit amet, consectetur."
+    for i in $(seq 1 60); do
+      echo "Line $i of the {{.plan}} digest for {{.name}}: lorem ipsum dolor."
     done
     echo
     echo 'Bye {{.first_name}}.'
