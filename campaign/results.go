@@ -208,3 +208,7 @@ func readResults(path string, fn func(*Record) error) error {
 	}
 	return nil
 }
+
+// timeLayout is RFC 3339 with milliseconds: what rate checks need to see a
+// one-second window, and still what any RFC 3339 parser reads.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"

@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	jobs := make(chan job, 2*o.Concurrency)
 	outs := make(chan *Record, 2*o.Concurrency)
 	stamp := func(r *Record) *Record {
-		r.Time = o.Now().UTC().Format(time.RFC3339)
+		r.Time = o.Now().UTC().Format(timeLayout)
 		return r
 	}
 
@@ -176,7 +176,11 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec.Status = Status(res.Status)
 				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
 				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
-				outs <- stamp(rec)
+				stamp(rec)
+				if !res.Time.IsZero() {
+					rec.Time = res.Time.UTC().Format(timeLayout) // when it went to the relay
+				}
+				outs <- rec
 				if ue := (*sender.UnavailableError)(nil); errors.As(res.Err, &ue) {
 					// Every relay is down: stop; what is left is taken up by a re-run.
 					downOnce.Do(func() { downErr = res.Err; cancel(downErr) })

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -407,5 +408,33 @@ func TestRelayConfig(t *testing.T) {
 	r, err = ParseRelay("smtp+plain://127.0.0.1?weight=3&rate=20/s", false)
 	if err != nil || r.Weight != 3 || r.Rate != 20 {
 		t.Errorf("ParseRelay weight: %+v %v", r, err)
+	}
+}
+
+// The global rate holds over every one-second window, whatever the
+// concurrency: counted on the times Send reports each message went out.
+func TestRateOverAnyWindow(t *testing.T) {
+	s := startRelay(t, relay.Options{})
+	o := fastOpts()
+	o.MaxConns = 8
+	o.Rate, o.Burst = 200, 5
+	p, _ := New([]Relay{plainRelay(s)}, o)
+	defer p.Close()
+	res := sendAll(context.Background(), p, 300, 16, rcpt)
+	times := make([]time.Time, len(res))
+	for i, r := range res {
+		if r.Status != Delivered || r.Time.IsZero() {
+			t.Fatalf("message %d: %+v", i, r)
+		}
+		times[i] = r.Time
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	for i, j := 0, 0; i < len(times); i++ {
+		for times[i].Sub(times[j]) >= time.Second {
+			j++
+		}
+		if n := i - j + 1; n > 205 {
+			t.Fatalf("%d messages within one second from %v; the limit is 200/s with a burst of 5", n, times[j])
+		}
 	}
 }

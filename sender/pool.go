@@ -115,6 +115,7 @@ type Pool struct {
 	opts    Options
 	relays  []*upstream
 	limiter *rate.Limiter // nil when unlimited
+	window  *window       // nil when unlimited
 	domains map[string]*domain
 	dials   atomic.Int64
 	open    atomic.Int64
@@ -141,6 +142,7 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	p := &Pool{opts: opts, changed: make(chan struct{}), domains: map[string]*domain{}}
 	if opts.Rate > 0 {
 		p.limiter = rate.NewLimiter(opts.Rate, opts.Burst)
+		p.window = newWindow(int(opts.Rate) + opts.Burst)
 	}
 	for name, dl := range opts.Domains {
 		d := &domain{}
@@ -322,7 +324,15 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
 		reused := c.wasIdle
+		start := time.Now()
+		if p.window != nil {
+			if start, err = p.window.take(ctx); err != nil {
+				r.put(c)
+				return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
+			}
+		}
 		res, stale := c.send(ctx, m, p.opts)
+		res.Time = start
 		res.Relay = r.cfg.Name
 		r.put(c)
 		if stale && reused && !fresh {
@@ -801,4 +811,35 @@ func (c *conn) quit() {
 func (c *conn) close() {
 	c.c.close()
 	c.pool.open.Add(-1)
+}
+
+// window holds the times of the last n messages sent, so that no window of
+// one second ever sees more than n: the token bucket alone keeps the rate
+// but lets late timer wake-ups bunch a few messages together.
+type window struct {
+	mu   sync.Mutex
+	ring []time.Time
+	next int
+}
+
+func newWindow(n int) *window { return &window{ring: make([]time.Time, max(n, 1))} }
+
+// take waits until one more message fits in the last second and returns
+// the time it was counted at.
+func (w *window) take(ctx context.Context) (time.Time, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		now := time.Now()
+		oldest := w.ring[w.next]
+		if wait := oldest.Add(time.Second).Sub(now); wait > 0 && !oldest.IsZero() {
+			if err := sleep(ctx, wait); err != nil {
+				return time.Time{}, err
+			}
+			continue
+		}
+		w.ring[w.next] = now
+		w.next = (w.next + 1) % len(w.ring)
+		return now, nil
+	}
 }

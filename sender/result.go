@@ -3,6 +3,7 @@ package sender
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Status is the outcome of sending one message.
@@ -35,6 +36,9 @@ type Result struct {
 	// Relay names the relay of the last attempt.
 	Relay    string
 	Attempts int
+	// Time is when the last attempt began, after every wait: with a rate
+	// limit, no one-second window holds more of these than rate + burst.
+	Time time.Time
 	// Err is an *UnavailableError when the message is deferred because every
 	// relay was down: the caller should stop the run (a re-run resumes).
 	Err error
