@@ -795,10 +795,8 @@ func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, sta
 		}
 		return fromReply(re), false
 	}
-	res = Result{Status: Delivered, Code: code, Text: oneLine(string(c.c.text))}
-	if ec, rest, ok := strings.Cut(res.Text, " "); ok && isEnhancedCode(ec) {
-		res.Enhanced, res.Text = ec, rest
-	}
+	res = Result{Status: Delivered, Code: code}
+	res.Enhanced, res.Text = splitEnhanced(c.c.text)
 	return res, false
 }
 

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -78,14 +79,34 @@ func fromReply(re *ReplyError) Result {
 
 // isEnhancedCode reports whether s looks like an RFC 3463 status code, "2.0.0".
 func isEnhancedCode(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || len(parts[0]) != 1 || parts[0][0] < '2' || parts[0][0] > '5' {
+	if len(s) < 5 || s[0] < '2' || s[0] > '5' || s[1] != '.' {
 		return false
 	}
-	for _, p := range parts[1:] {
-		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+	n := 0 // digits in the current part
+	dots := 1
+	for i := 2; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if n++; n > 3 {
+				return false
+			}
+		case c == '.' && n > 0 && dots == 1:
+			dots, n = 2, 0
+		default:
 			return false
 		}
 	}
-	return true
+	return dots == 2 && n > 0
+}
+
+// splitEnhanced splits a success reply's text into its enhanced code (when
+// it starts with one) and the rest, on one line.
+func splitEnhanced(text []byte) (enhanced, rest string) {
+	if i := bytes.IndexByte(text, ' '); i > 0 && isEnhancedCode(string(text[:i])) {
+		enhanced, text = string(text[:i]), text[i+1:]
+	}
+	if bytes.ContainsAny(text, "\r\n\t") || bytes.Contains(text, []byte("  ")) {
+		return enhanced, oneLine(string(text))
+	}
+	return enhanced, string(text)
 }
