@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	go func() { // reader: decides everything that needs no rendering
 		defer wg.Done()
 		defer close(jobs)
-		readErr = feed(ctx, o, supp, done, &skipped, jobs, outs, stamp)
+		readErr = feed(ctx, o, info.Rows, supp, done, &skipped, jobs, outs, stamp)
 		if readErr != nil {
 			cancel(readErr)
 		}
@@ -239,13 +239,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs.
-func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- job, outs chan<- *Record, stamp func(*Record) *Record) error {
+func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- job, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
 	}
 	defer lr.close()
-	seen := map[digest]int32{} // first line of each address: memory grows only by this
+	seen := newDigestSet(rows) // first line of each address: memory grows only by this
 	queued := 0
 	for {
 		if ctx.Err() != nil {
@@ -273,7 +273,7 @@ func feed(ctx context.Context, o Options, supp map[digest]string, done map[diges
 			continue
 		}
 		rec := &Record{Email: addr.wire, Line: r.line}
-		switch first, dup := seen[d]; {
+		switch first, dup := seen.get(d); {
 		case aerr != nil:
 			rec.Status, rec.Message = Invalid, "address "+aerr.Error()
 		case supp[d] != "":
@@ -289,7 +289,7 @@ func feed(ctx context.Context, o Options, supp map[digest]string, done map[diges
 			}
 			continue
 		}
-		seen[d] = int32(r.line)
+		seen.put(d, int32(r.line))
 		j := job{line: r.line, addr: addr, fields: make(map[string]string, len(lr.columns))}
 		for i, c := range lr.columns {
 			j.fields[c] = r.fields[i]
