@@ -55,11 +55,13 @@ func (v *Verdict) record() *Record {
 type planner struct {
 	supp map[digest]string   // suppressed address -> the file that lists it
 	done map[digest]struct{} // final in the results file (resume)
-	seen map[digest]int32    // first line of each address to be sent
+	seen *digestSet          // first line of each address to be sent
 }
 
-func newPlanner(supp map[digest]string, done map[digest]struct{}) *planner {
-	return &planner{supp: supp, done: done, seen: map[digest]int32{}}
+// newPlanner makes a planner for a list of about rows rows (0 when not
+// known: the duplicate set then grows as it goes).
+func newPlanner(supp map[digest]string, done map[digest]struct{}, rows int) *planner {
+	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
 // classify decides what needs no rendering. skip reports a row already
@@ -77,7 +79,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		return nil, true
 	}
 	v = &Verdict{Line: r.line, Email: addr.wire}
-	switch first, dup := p.seen[d]; {
+	switch first, dup := p.seen.get(d); {
 	case aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
 	case p.supp[d] != "":
@@ -88,7 +90,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 	if v.Status != "" {
 		return v, false
 	}
-	p.seen[d] = int32(r.line)
+	p.seen.put(d, int32(r.line))
 	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
@@ -185,7 +187,7 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 			}
 		}()
 	}
-	p := newPlanner(supp, nil)
+	p := newPlanner(supp, nil, 0)
 	var readErr error
 	for ctx.Err() == nil {
 		r, err := lr.next()

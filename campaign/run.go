@@ -195,13 +195,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	go func() { // reader: decides everything that needs no rendering
 		defer wg.Done()
 		defer close(jobs)
-		readErr = feed(ctx, o, supp, done, &skipped, jobs, outs, stamp)
+		readErr = feed(ctx, o, info.Rows, supp, done, &skipped, jobs, outs, stamp)
 		if readErr != nil {
 			cancel(readErr)
 		}
 	}()
-	var probeOnce sync.Once
-	var probeErr, journalErr error
+	var probeOnce, downOnce sync.Once
+	var probeErr, journalErr, downErr error
 	var journalOnce sync.Once
 	journalFailed := func(err error) {
 		journalOnce.Do(func() { journalErr = err; cancel(err) })
@@ -253,7 +253,15 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec.Status = Status(res.Status)
 				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
 				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
-				outs <- stamp(rec)
+				stamp(rec)
+				if !res.Time.IsZero() {
+					rec.Time = res.Time.UTC().Format(timeLayout) // when it went to the relay
+				}
+				outs <- rec
+				if ue := (*sender.UnavailableError)(nil); errors.As(res.Err, &ue) {
+					// Every relay is down: stop; what is left is taken up by a re-run.
+					downOnce.Do(func() { downErr = res.Err; cancel(downErr) })
+				}
 			}
 		}()
 	}
@@ -335,6 +343,8 @@ loop:
 		return sum, readErr
 	case probeErr != nil:
 		return sum, probeErr
+	case downErr != nil:
+		return sum, downErr
 	}
 	return sum, nil
 }
@@ -386,13 +396,13 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs. Rows are
 // classified by the planner that Prepare uses too.
-func feed(ctx context.Context, o Options, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
+func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
 	}
 	defer lr.close()
-	p := newPlanner(supp, done) // memory grows only by its duplicate set
+	p := newPlanner(supp, done, rows) // memory grows only by its duplicate set
 	queued := 0
 	for {
 		if ctx.Err() != nil {

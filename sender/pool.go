@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 type Options struct {
 	// Rate is the global limit in messages per second over all relays and
 	// connections (0: unlimited). Burst is the limiter's bucket size [1].
+	// Every attempt takes a token, so no window of a second ever sees more
+	// than Rate+Burst messages leave, whatever the concurrency.
 	Rate  rate.Limit
 	Burst int
 	// MaxConns is each relay's connection cap when the relay sets none [4].
@@ -30,12 +34,32 @@ type Options struct {
 	// Backoff is the wait before the second try, doubled for each try after
 	// and jittered by up to half [1s]; MaxBackoff caps it [1m].
 	Backoff, MaxBackoff time.Duration
+	// DownFor is how long a relay that refuses connections (or keeps
+	// answering 421) is taken out of the pool the first time; it doubles
+	// each time the relay fails again, up to MaxBackoff [5s].
+	DownFor time.Duration
+	// UnavailableWait is how long Send waits for a relay to come back when
+	// every relay is down before it gives up with an *UnavailableError in
+	// Result.Err [2m].
+	UnavailableWait time.Duration
+	// Domains limits traffic per recipient domain (lower-case, as in
+	// "gmail.com"), the way MTAs shape traffic to large mailbox providers.
+	Domains map[string]DomainLimit
 	// HelloName is sent in EHLO ["localhost"].
 	HelloName string
 	// ConnectTimeout covers TCP connect, TLS handshake, greeting, EHLO and
 	// AUTH [30s]. CommandTimeout covers each later command [60s] and
 	// DataTimeout the body and the reply after the final dot [5m].
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+}
+
+// DomainLimit caps the traffic to one recipient domain.
+type DomainLimit struct {
+	// MaxConns is how many transactions for the domain may be in flight at
+	// once over all relays (0: no cap).
+	MaxConns int `yaml:"max_conns"`
+	// Rate is the domain's messages per second (0: no limit).
+	Rate rate.Limit `yaml:"-"`
 }
 
 func (o *Options) defaults() {
@@ -53,6 +77,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = time.Minute
+	}
+	if o.DownFor <= 0 {
+		o.DownFor = 5 * time.Second
+	}
+	if o.UnavailableWait <= 0 {
+		o.UnavailableWait = 2 * time.Minute
 	}
 	if o.HelloName == "" {
 		o.HelloName = "localhost"
@@ -78,12 +108,29 @@ type Message struct {
 
 // Pool sends messages over reused connections to one or more relays. It is
 // safe for concurrent use; callers bound their own concurrency.
+//
+// Traffic is spread over the healthy relays by weight (smooth weighted round
+// robin). A relay that refuses connections, or answers 421 three times in a
+// row, is taken out for a while (a circuit breaker) and its work goes to the
+// others. A 421 or a throttling reply halves the relay's rate, which then
+// recovers by a quarter each calm second.
 type Pool struct {
 	opts    Options
 	relays  []*upstream
 	limiter *rate.Limiter // nil when unlimited
-	next    atomic.Uint64
+	window  *window       // nil when unlimited
+	domains map[string]*domain
 	dials   atomic.Int64
+	open    atomic.Int64
+	mu      sync.Mutex // guards the relays' weighted round-robin state
+	// changed is closed and replaced whenever a relay's health changes, to
+	// wake Sends waiting for one to come back.
+	changed chan struct{}
+}
+
+type domain struct {
+	slots   chan struct{} // nil: no cap
+	limiter *rate.Limiter // nil: no limit
 }
 
 // New makes a pool. It opens no connection until Probe or Send.
@@ -91,20 +138,40 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	if len(relays) == 0 {
 		return nil, errors.New("no relay configured")
 	}
+	if len(relays) > 64 {
+		return nil, errors.New("at most 64 relays")
+	}
 	opts.defaults()
-	p := &Pool{opts: opts}
+	p := &Pool{opts: opts, changed: make(chan struct{}), domains: map[string]*domain{}}
 	if opts.Rate > 0 {
 		p.limiter = rate.NewLimiter(opts.Rate, opts.Burst)
+		p.window = newWindow(int(opts.Rate) + opts.Burst)
+	}
+	for name, dl := range opts.Domains {
+		d := &domain{}
+		if dl.MaxConns > 0 {
+			d.slots = make(chan struct{}, dl.MaxConns)
+		}
+		if dl.Rate > 0 {
+			d.limiter = rate.NewLimiter(dl.Rate, 1)
+		}
+		p.domains[strings.ToLower(name)] = d
 	}
 	for _, rc := range relays {
 		n := rc.MaxConns
 		if n <= 0 {
 			n = opts.MaxConns
 		}
-		r := &upstream{cfg: rc, pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
-		if rc.Rate > 0 {
-			r.limiter = rate.NewLimiter(rc.Rate, 1)
+		if rc.Weight <= 0 {
+			rc.Weight = 1
 		}
+		r := &upstream{cfg: rc, index: len(p.relays), pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
+		r.base = rate.Inf
+		if rc.Rate > 0 {
+			r.base = rc.Rate
+		}
+		r.limiter = rate.NewLimiter(r.base, 1)
+		r.limited.Store(rc.Rate > 0)
 		p.relays = append(p.relays, r)
 	}
 	return p, nil
@@ -113,9 +180,13 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 // Dials reports how many connections the pool has opened so far.
 func (p *Pool) Dials() int64 { return p.dials.Load() }
 
+// Open reports how many of the pool's connections are open now.
+func (p *Pool) Open() int64 { return p.open.Load() }
+
 // Probe opens one connection to each relay (TLS and AUTH included) and keeps
 // it for sending. It fails only when no relay can be reached, so a run with a
-// wrong address or password stops before anything is sent.
+// wrong address or password stops before anything is sent. A relay that
+// cannot be reached is taken out of the pool for a while.
 func (p *Pool) Probe(ctx context.Context) error {
 	var errs []error
 	for _, r := range p.relays {
@@ -138,9 +209,11 @@ type UnavailableError struct{ Err error }
 func (e *UnavailableError) Error() string { return "no relay available: " + e.Err.Error() }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// Close ends every idle connection with QUIT. Call it after the last Send.
+// Close ends every idle connection with QUIT. Call it after the last Send;
+// connections still in use by a Send are closed when it returns them.
 func (p *Pool) Close() error {
 	for _, r := range p.relays {
+		r.closed.Store(true)
 		for {
 			select {
 			case c := <-r.idle:
@@ -156,46 +229,94 @@ func (p *Pool) Close() error {
 }
 
 // Send delivers m, retrying temporary failures with backoff, and returns the
-// final outcome. ctx bounds the waiting (rate limit, free connection,
-// backoff); a transaction under way is bounded by the timeouts instead, so
+// final outcome. ctx bounds the waiting (rate limits, a free connection,
+// backoff, a relay to come back) and the commands before the body; once the
+// body is under way the transaction is bounded by the timeouts instead, so
 // that a cancelled run never leaves a message half-sent without knowing.
+// A retry goes to another relay when there is a healthy one.
 func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	var last Result
+	var tried uint64     // relays already tried for m
+	var giveUp time.Time // when every relay is down: when to stop waiting
+	d := p.domain(m.To)
+	if d != nil && d.slots != nil {
+		select {
+		case d.slots <- struct{}{}:
+			defer func() { <-d.slots }()
+		case <-ctx.Done():
+			return Result{Status: Canceled}
+		}
+	}
+	// stopped ends Send on a cancelled ctx: nothing was tried yet (Canceled,
+	// not recorded) or the last try's outcome stands.
+	stopped := func(attempt int) Result {
+		if attempt == 1 {
+			return Result{Status: Canceled}
+		}
+		last.Attempts = attempt - 1
+		return last
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := sleep(ctx, p.backoff(attempt-1)); err != nil {
-				last.Attempts = attempt - 1
-				return last
+				return stopped(attempt)
 			}
 		}
-		if p.limiter != nil {
-			if err := p.limiter.Wait(ctx); err != nil {
-				if attempt == 1 {
-					return Result{Status: Canceled}
-				}
-				last.Attempts = attempt - 1
-				return last
-			}
+		if p.limiter != nil && p.limiter.Wait(ctx) != nil {
+			return stopped(attempt)
 		}
-		res, err := p.attempt(ctx, m)
-		if err != nil && attempt == 1 && ctx.Err() != nil {
-			return Result{Status: Canceled}
+		if d != nil && d.limiter != nil && d.limiter.Wait(ctx) != nil {
+			return stopped(attempt)
+		}
+		r, err := p.pick(ctx, tried, &giveUp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stopped(attempt)
+			}
+			res := last
+			if res.Status == "" {
+				res.Status = Deferred
+			}
+			res.Text, res.Err, res.Attempts = err.Error(), err, attempt-1
+			return res
+		}
+		tried |= 1 << r.index
+		res, err := p.attempt(ctx, r, m)
+		if err != nil && ctx.Err() != nil {
+			return stopped(attempt)
+		}
+		if err == nil {
+			giveUp = time.Time{} // a relay answered
 		}
 		res.Attempts = attempt
 		if res.Status != Deferred || attempt >= p.opts.MaxAttempts {
+			if res.Status == Deferred && p.allDown() {
+				res.Err = &UnavailableError{Err: errors.New(res.Text)}
+			}
 			return res
 		}
 		last = res
 	}
 }
 
-// attempt makes one try on one connection. A connection reused from the
-// idle set may have been closed by the relay meanwhile; such a failure at
-// MAIL is not the message's fault, so it is tried once more on a fresh
-// connection before it counts.
-func (p *Pool) attempt(ctx context.Context, m *Message) (Result, error) {
-	r := p.pick()
-	if r.limiter != nil {
+func (p *Pool) domain(rcpt string) *domain {
+	if len(p.domains) == 0 {
+		return nil
+	}
+	i := strings.LastIndexByte(rcpt, '@')
+	if i < 0 {
+		return nil
+	}
+	return p.domains[strings.ToLower(rcpt[i+1:])]
+}
+
+// attempt makes one try on one connection of r. A connection reused from
+// the idle set may have been closed by the relay meanwhile; such a failure
+// at MAIL is not the message's fault, so it is tried once more on a fresh
+// connection before it counts. A non-nil error means the try was cut short
+// by ctx or by a connection that could not be opened.
+func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, error) {
+	if r.limited.Load() {
 		if err := r.limiter.Wait(ctx); err != nil {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
@@ -206,19 +327,117 @@ func (p *Pool) attempt(ctx context.Context, m *Message) (Result, error) {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
 		reused := c.wasIdle
-		res, stale := c.send(m, p.opts)
+		start := time.Now()
+		if p.window != nil {
+			if start, err = p.window.take(ctx); err != nil {
+				r.put(c)
+				return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
+			}
+		}
+		res, stale := c.send(ctx, m, p.opts)
+		res.Time = start
 		res.Relay = r.cfg.Name
 		r.put(c)
 		if stale && reused && !fresh {
 			continue
 		}
+		r.observe(&res)
+		if res.Status == Canceled {
+			return res, ctx.Err()
+		}
 		return res, nil
 	}
 }
 
-// pick chooses the relay for the next attempt: round robin.
-func (p *Pool) pick() *upstream {
-	return p.relays[(p.next.Add(1)-1)%uint64(len(p.relays))]
+// pick chooses the relay for the next try by smooth weighted round robin
+// (as nginx does) among the healthy relays, preferring one not yet tried for
+// this message. When every relay is down it waits for the first to come
+// back, up to UnavailableWait from when this message found them all down.
+func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upstream, error) {
+	for {
+		p.mu.Lock()
+		now := time.Now()
+		var best, bestTried *upstream
+		total := 0
+		earliest := time.Time{}
+		changed := p.changed
+		for _, r := range p.relays {
+			if until := r.downUntil(); now.Before(until) {
+				if earliest.IsZero() || until.Before(earliest) {
+					earliest = until
+				}
+				continue
+			}
+			r.current += r.cfg.Weight
+			total += r.cfg.Weight
+			if tried&(1<<r.index) != 0 {
+				if bestTried == nil || r.current > bestTried.current {
+					bestTried = r
+				}
+				continue
+			}
+			if best == nil || r.current > best.current {
+				best = r
+			}
+		}
+		if best == nil {
+			best = bestTried
+		}
+		if best != nil {
+			best.current -= total
+			p.mu.Unlock()
+			return best, nil
+		}
+		p.mu.Unlock()
+		if giveUp.IsZero() {
+			*giveUp = now.Add(p.opts.UnavailableWait)
+		}
+		if earliest.After(*giveUp) {
+			return nil, &UnavailableError{Err: p.downErr()}
+		}
+		t := time.NewTimer(time.Until(earliest))
+		select {
+		case <-t.C:
+		case <-changed:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+func (p *Pool) allDown() bool {
+	now := time.Now()
+	for _, r := range p.relays {
+		if !now.Before(r.downUntil()) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pool) downErr() error {
+	var errs []error
+	for _, r := range p.relays {
+		r.mu.Lock()
+		if r.lastErr != nil {
+			errs = append(errs, r.lastErr)
+		}
+		r.mu.Unlock()
+	}
+	if len(errs) == 0 {
+		return errors.New("every relay is down")
+	}
+	return errors.Join(errs...)
+}
+
+// wake tells Sends waiting in pick that a relay's health changed.
+func (p *Pool) wake() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
 }
 
 func (p *Pool) backoff(n int) time.Duration {
@@ -240,14 +459,181 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// upstream is one relay's connections: idle ones ready for reuse, and slots
-// that cap how many exist at once.
+// upstream is one relay's connections (idle ones ready for reuse, and slots
+// that cap how many exist at once) and its health.
 type upstream struct {
 	cfg     Relay
+	index   int
 	pool    *Pool
-	limiter *rate.Limiter
 	idle    chan *conn
 	slots   chan struct{}
+	closed  atomic.Bool
+	current int // weighted round-robin state, under pool.mu
+
+	// limiter carries the relay's own rate (base) and, after throttling,
+	// the reduced one; limited says whether it can hold anyone up.
+	limiter *rate.Limiter
+	base    rate.Limit
+	limited atomic.Bool
+	sent    atomic.Int64 // transactions finished, for the observed rate
+	slow    atomic.Bool  // running below base
+
+	mu        sync.Mutex
+	down      time.Time // out of the pool until then
+	failures  int       // consecutive connection failures or 421s
+	downFor   time.Duration
+	lastErr   error
+	throttled time.Time // last slow-down
+	raised    time.Time // last step of recovery
+	lastCount int64     // sent at the last rate observation
+	lastAt    time.Time
+}
+
+func (r *upstream) downUntil() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down
+}
+
+// fail records a connection failure or a 421. A relay that refuses
+// connections is taken out at once; one that answers 421 after three in a
+// row. Each time it is taken out again the period doubles.
+func (r *upstream) fail(err error, connect bool) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Before(r.down) { // already out: the others' news is old
+		r.mu.Unlock()
+		return
+	}
+	r.failures++
+	r.lastErr = err
+	out := connect || r.failures >= 3
+	if out {
+		if r.downFor == 0 {
+			r.downFor = r.pool.opts.DownFor
+		} else if r.downFor *= 2; r.downFor > max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor) {
+			r.downFor = max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor)
+		}
+		r.down = now.Add(r.downFor)
+	}
+	r.mu.Unlock()
+	if out {
+		r.pool.wake()
+	}
+}
+
+// ok records a working transaction: the breaker closes again.
+func (r *upstream) ok() {
+	r.mu.Lock()
+	r.failures, r.downFor, r.lastErr = 0, 0, nil
+	r.mu.Unlock()
+}
+
+// observe updates the relay's health and rate from one outcome.
+func (r *upstream) observe(res *Result) {
+	switch {
+	case res.Status == Delivered || res.Status == Bounced:
+		if r.sent.Add(1)&63 == 0 {
+			r.tick()
+		}
+		if r.slow.Load() {
+			r.recover()
+		}
+		r.mu.Lock()
+		clean := r.failures == 0
+		r.mu.Unlock()
+		if !clean {
+			r.ok()
+		}
+	case res.Code == 421:
+		r.fail(errors.New(r.cfg.Name+": "+res.Text), false)
+		r.throttle()
+	case throttling(res):
+		r.throttle()
+	}
+}
+
+// throttling reports a reply that asks us to slow down: 4.7.x (RFC 3463
+// "security or policy status", where providers put rate limits) or text
+// that says so.
+func throttling(res *Result) bool {
+	if res.Code/100 != 4 {
+		return false
+	}
+	if strings.HasPrefix(res.Enhanced, "4.7.") {
+		return true
+	}
+	t := strings.ToLower(res.Text)
+	return strings.Contains(t, "too many") || strings.Contains(t, "rate limit") || strings.Contains(t, "try again later") && strings.Contains(t, "rate")
+}
+
+// minRate is the floor of throttling: a relay is never slowed below it.
+const minRate = rate.Limit(1)
+
+// throttle halves the relay's rate, at most once a second. With no rate of
+// its own, the starting point is the rate observed over the last second or so.
+func (r *upstream) throttle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.throttled) < time.Second {
+		return
+	}
+	r.throttled, r.raised = now, now
+	cur := r.limiter.Limit()
+	if cur == rate.Inf {
+		cur = r.observedLocked(now)
+	}
+	next := cur / 2
+	if next < minRate {
+		next = minRate
+	}
+	r.limiter.SetLimit(next)
+	r.limited.Store(true)
+	r.slow.Store(true)
+}
+
+// observedLocked estimates the relay's current rate from its transactions.
+func (r *upstream) observedLocked(now time.Time) rate.Limit {
+	n := r.sent.Load()
+	dt := now.Sub(r.lastAt).Seconds()
+	if r.lastAt.IsZero() || dt <= 0 || dt > 10 {
+		return rate.Limit(r.pool.opts.MaxConns) * 10 // no recent measure: a guess
+	}
+	est := rate.Limit(float64(n-r.lastCount) / dt)
+	if est < minRate {
+		est = minRate
+	}
+	return est
+}
+
+// recover raises a slowed relay's rate by a quarter for each second without
+// a throttling reply, back to its base.
+func (r *upstream) recover() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.raised) < time.Second {
+		return
+	}
+	r.raised = now
+	next := r.limiter.Limit() * 5 / 4
+	if r.base != rate.Inf && next >= r.base || r.base == rate.Inf && now.Sub(r.throttled) > 30*time.Second {
+		r.limiter.SetLimit(r.base)
+		r.limited.Store(r.base != rate.Inf)
+		r.slow.Store(false)
+		return
+	}
+	r.limiter.SetLimit(next)
+}
+
+// tick remembers the transaction count once a second, for observedLocked.
+func (r *upstream) tick() {
+	r.mu.Lock()
+	if now := time.Now(); now.Sub(r.lastAt) >= time.Second {
+		r.lastCount, r.lastAt = r.sent.Load(), now
+	}
+	r.mu.Unlock()
 }
 
 // get returns an idle connection, or dials a new one when under the cap,
@@ -265,23 +651,27 @@ func (r *upstream) get(ctx context.Context) (*conn, error) {
 		c, err := r.dial(ctx)
 		if err != nil {
 			<-r.slots
+			if ctx.Err() == nil {
+				r.fail(err, true)
+			}
 			return nil, err
 		}
+		r.tick()
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// put returns c to the idle set, or closes it when it is broken or has
-// carried its quota of messages.
+// put returns c to the idle set, or closes it when it is broken, has
+// carried its quota of messages, or the pool is closed.
 func (r *upstream) put(c *conn) {
 	if c.broken {
 		c.close()
 		<-r.slots
 		return
 	}
-	if r.cfg.MsgsPerConn > 0 && c.sent >= r.cfg.MsgsPerConn {
+	if r.cfg.MsgsPerConn > 0 && c.sent >= r.cfg.MsgsPerConn || r.closed.Load() {
 		c.quit()
 		<-r.slots
 		return
@@ -300,7 +690,13 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", r.cfg.Name, err)
 	}
+	// go-smtp takes no context and arms its own deadline per command;
+	// trackConn clamps them all to one limit for the whole handshake, and
+	// a cancelled ctx pulls that limit to now.
 	tc := &trackConn{Conn: nc}
+	tc.setLimit(time.Now().Add(o.ConnectTimeout))
+	stop := context.AfterFunc(ctx, tc.abort)
+	defer stop()
 	fail := func(stage string, err error) (*conn, error) {
 		nc.Close()
 		if re := replyError(stage, err); re != nil {
@@ -308,9 +704,6 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 		}
 		return nil, fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err)
 	}
-	// The whole handshake runs under one deadline: go-smtp arms its own per
-	// command, which trackConn clamps to this one.
-	tc.limit = time.Now().Add(o.ConnectTimeout)
 	cfg := r.tlsConfig()
 	var sc *smtp.Client
 	switch r.cfg.Security {
@@ -323,6 +716,9 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	case StartTLS:
 		// go-smtp says EHLO as "localhost" before STARTTLS, then ours after.
 		if sc, err = smtp.NewClientStartTLS(tc, cfg); err != nil {
+			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
+				err = errors.New("the relay does not offer STARTTLS, which smtp:// requires (smtp+plain:// is for loopback relays)")
+			}
 			return fail("STARTTLS", err)
 		}
 	default:
@@ -348,10 +744,14 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 			return fail("AUTH", err)
 		}
 	}
-	tc.limit = time.Time{}
+	if !stop() {
+		return fail("connect", ctx.Err())
+	}
+	tc.setLimit(time.Time{})
 	sc.CommandTimeout = o.CommandTimeout
 	sc.SubmissionTimeout = o.DataTimeout
-	return &conn{c: sc, nc: tc}, nil
+	r.pool.open.Add(1)
+	return &conn{c: sc, nc: tc, pool: r.pool}, nil
 }
 
 func (r *upstream) tlsConfig() *tls.Config {
@@ -365,10 +765,11 @@ func (r *upstream) tlsConfig() *tls.Config {
 	return cfg
 }
 
-// conn is one SMTP session.
+// conn is one SMTP session, spoken with go-smtp's client.
 type conn struct {
 	c       *smtp.Client
 	nc      *trackConn
+	pool    *Pool
 	sent    int  // transactions completed on it
 	wasIdle bool // waited in the idle set: the relay may have closed it
 	dirty   bool // the last transaction failed: RSET before the next
@@ -376,45 +777,59 @@ type conn struct {
 }
 
 // send runs one mail transaction. stale reports a network failure at the
-// first command, the sign of a connection the relay already closed.
-func (c *conn) send(m *Message, o Options) (res Result, stale bool) {
-	if c.dirty {
-		if err := c.c.Reset(); err != nil {
-			c.broken = true
-			return Result{Status: Deferred, Text: "RSET: " + err.Error()}, true
-		}
-		c.dirty = false
+// first command, the sign of a connection the relay already closed. A ctx
+// cancelled before the body starts abandons the transaction (Canceled: the
+// relay has nothing); once the body is on its way, the timeouts bound it.
+func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, stale bool) {
+	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
+		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
 	}
 	mo, refused := mailOptions(c.c, m)
 	if refused != nil {
 		return *refused, false
 	}
-	if err := c.c.Mail(m.From, mo); err != nil {
-		return c.fail("MAIL", err), replyError("MAIL", err) == nil
+	stop := context.AfterFunc(ctx, c.nc.abort)
+	stage, err := c.envelope(m, mo)
+	var w io.WriteCloser
+	if err == nil {
+		stage = "DATA"
+		w, err = c.c.Data()
 	}
-	if err := c.c.Rcpt(m.To, nil); err != nil {
-		return c.fail("RCPT", err), false
+	if !stop() {
+		c.broken = true
+		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
 	}
-	w, err := c.c.Data()
 	if err != nil {
-		return c.fail("DATA", err), false
+		if re := replyError(stage, err); re != nil {
+			c.dirty = true
+			if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
+				c.broken = true
+			}
+			return fromReply(re), false
+		}
+		c.broken = true
+		// Nothing came back: on a reused connection, a relay that hung up.
+		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" || stage == "RSET"
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(o.DataTimeout))
 	if _, err := w.Write(m.Data); err != nil {
 		c.broken = true
 		return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
 	}
-	c.nc.writeErr = nil
-	resp, err := w.CloseWithResponse()
-	c.nc.SetWriteDeadline(time.Time{})
+	c.nc.clearWriteErr()
+	dw := w.(*smtp.DataCommand)
+	resp, err := dw.CloseWithResponse()
 	if err != nil {
 		if re := replyError("DATA", err); re != nil {
 			c.dirty = true
 			c.sent++
+			if re.Code == 421 {
+				c.broken = true
+			}
 			return fromReply(re), false
 		}
 		c.broken = true
-		if c.nc.writeErr != nil {
+		if c.nc.wroteErr() != nil {
 			// The final dot never left: the relay cannot have accepted it.
 			return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
 		}
@@ -423,24 +838,28 @@ func (c *conn) send(m *Message, o Options) (res Result, stale bool) {
 		return Result{Status: Unknown, Text: "connection lost after the message was sent, before the relay replied: " + err.Error()}, false
 	}
 	c.sent++
-	res = Result{Status: Delivered, Code: 250, Text: oneLine(resp.StatusText)}
-	if code, rest, ok := strings.Cut(res.Text, " "); ok && isEnhancedCode(code) {
-		res.Enhanced, res.Text = code, rest
-	}
+	res = Result{Status: Delivered, Code: 250}
+	res.Enhanced, res.Text = splitEnhanced([]byte(resp.StatusText))
 	return res, false
 }
 
-// fail turns an error before DATA's final dot into a Result.
-func (c *conn) fail(stage string, err error) Result {
-	if re := replyError(stage, err); re != nil {
-		c.dirty = true
-		if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
-			c.broken = true
+// envelope starts a transaction: RSET when the last one failed (RFC 5321
+// section 4.1.1.5; a completed one needs none), MAIL and RCPT. It returns
+// the stage that failed.
+func (c *conn) envelope(m *Message, mo *smtp.MailOptions) (string, error) {
+	if c.dirty {
+		if err := c.c.Reset(); err != nil {
+			return "RSET", err
 		}
-		return fromReply(re)
+		c.dirty = false
 	}
-	c.broken = true
-	return Result{Status: Deferred, Text: stage + ": " + err.Error()}
+	if err := c.c.Mail(m.From, mo); err != nil {
+		return "MAIL", err
+	}
+	if err := c.c.Rcpt(m.To, nil); err != nil {
+		return "RCPT", err
+	}
+	return "", nil
 }
 
 func (c *conn) quit() {
@@ -448,20 +867,62 @@ func (c *conn) quit() {
 	if err := c.c.Quit(); err != nil {
 		c.c.Close()
 	}
+	c.pool.open.Add(-1)
 }
 
-func (c *conn) close() { c.c.Close() }
+func (c *conn) close() {
+	c.c.Close()
+	c.pool.open.Add(-1)
+}
 
-// trackConn remembers a write error, which tells a body that never fully
-// left (deferred: safe to retry) from a reply that never came (unknown).
-// During the handshake it also clamps every deadline to limit.
+// trackConn is the connection under go-smtp's client. It remembers a write
+// error, which tells a body that never fully left (deferred: safe to retry)
+// from a reply that never came (unknown), and it clamps every deadline to a
+// limit: the handshake's, or now once the context is cancelled.
 type trackConn struct {
 	net.Conn
+	mu       sync.Mutex
 	writeErr error
 	limit    time.Time
 }
 
+func (t *trackConn) Write(b []byte) (int, error) {
+	n, err := t.Conn.Write(b)
+	if err != nil {
+		t.mu.Lock()
+		t.writeErr = err
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (t *trackConn) clearWriteErr() {
+	t.mu.Lock()
+	t.writeErr = nil
+	t.mu.Unlock()
+}
+
+func (t *trackConn) wroteErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.writeErr
+}
+
+func (t *trackConn) setLimit(l time.Time) {
+	t.mu.Lock()
+	t.limit = l
+	t.mu.Unlock()
+	if !l.IsZero() {
+		t.Conn.SetDeadline(l)
+	}
+}
+
+// abort makes every pending and later read or write fail at once.
+func (t *trackConn) abort() { t.setLimit(time.Now()) }
+
 func (t *trackConn) clamp(d time.Time) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if !t.limit.IsZero() && (d.IsZero() || d.After(t.limit)) {
 		return t.limit
 	}
@@ -472,10 +933,33 @@ func (t *trackConn) SetDeadline(d time.Time) error      { return t.Conn.SetDeadl
 func (t *trackConn) SetReadDeadline(d time.Time) error  { return t.Conn.SetReadDeadline(t.clamp(d)) }
 func (t *trackConn) SetWriteDeadline(d time.Time) error { return t.Conn.SetWriteDeadline(t.clamp(d)) }
 
-func (t *trackConn) Write(b []byte) (int, error) {
-	n, err := t.Conn.Write(b)
-	if err != nil {
-		t.writeErr = err
+// window holds the times of the last n messages sent, so that no window of
+// one second ever sees more than n: the token bucket alone keeps the rate
+// but lets late timer wake-ups bunch a few messages together.
+type window struct {
+	mu   sync.Mutex
+	ring []time.Time
+	next int
+}
+
+func newWindow(n int) *window { return &window{ring: make([]time.Time, max(n, 1))} }
+
+// take waits until one more message fits in the last second and returns
+// the time it was counted at.
+func (w *window) take(ctx context.Context) (time.Time, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		now := time.Now()
+		oldest := w.ring[w.next]
+		if wait := oldest.Add(time.Second).Sub(now); wait > 0 && !oldest.IsZero() {
+			if err := sleep(ctx, wait); err != nil {
+				return time.Time{}, err
+			}
+			continue
+		}
+		w.ring[w.next] = now
+		w.next = (w.next + 1) % len(w.ring)
+		return now, nil
 	}
-	return n, err
 }

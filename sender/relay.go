@@ -41,6 +41,10 @@ type Relay struct {
 	MsgsPerConn int
 	// Rate limits this relay on top of the global rate (0: no own limit).
 	Rate rate.Limit
+	// Weight is the relay's share of the traffic relative to the others
+	// (0 counts as 1): weights 3 and 1 send three messages to the first for
+	// each one to the second while both are healthy.
+	Weight int
 	// TLSConfig overrides the TLS settings (tests use it for a private CA).
 	TLSConfig *tls.Config
 }
@@ -52,7 +56,7 @@ type Relay struct {
 //	smtp+plain://host[:25]          no TLS; loopback only unless allowPlain
 //
 // Query parameters set per-relay limits: max_conns, msgs_per_conn, rate
-// (N/s, N/m or N/h). A password in the URL is refused: it would show in
+// (N/s, N/m or N/h) and weight. A password in the URL is refused: it would show in
 // process listings and shell history.
 func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 	u, err := url.Parse(raw)
@@ -98,15 +102,18 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 	for k, vs := range q {
 		v := vs[len(vs)-1]
 		switch k {
-		case "max_conns", "msgs_per_conn":
+		case "max_conns", "msgs_per_conn", "weight":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				return Relay{}, fmt.Errorf("relay %s: %s=%q: want a whole number of at least 1", r.Name, k, v)
 			}
-			if k == "max_conns" {
+			switch k {
+			case "max_conns":
 				r.MaxConns = n
-			} else {
+			case "msgs_per_conn":
 				r.MsgsPerConn = n
+			default:
+				r.Weight = n
 			}
 		case "rate":
 			l, err := ParseRate(v)
@@ -115,7 +122,7 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 			}
 			r.Rate = l
 		default:
-			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate)", r.Name, k)
+			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate, weight)", r.Name, k)
 		}
 	}
 	return r, nil
@@ -155,4 +162,44 @@ func ParseRate(s string) (rate.Limit, error) {
 		return 0, fmt.Errorf("rate %q: unit must be s, m or h", s)
 	}
 	return rate.Limit(n / per.Seconds()), nil
+}
+
+// RelayConfig is one relay as a config file describes it. Fields left zero
+// keep what the URL's query says (or the pool's defaults).
+type RelayConfig struct {
+	URL         string `yaml:"url"`
+	MaxConns    int    `yaml:"max_conns"`
+	MsgsPerConn int    `yaml:"msgs_per_conn"`
+	Rate        string `yaml:"rate"` // N/s, N/m or N/h
+	Weight      int    `yaml:"weight"`
+}
+
+// Relay turns the config into a Relay, checked as ParseRelay checks a URL.
+// The password is not part of it: the caller sets Relay.Password from the
+// environment or a file.
+func (c RelayConfig) Relay(allowPlain bool) (Relay, error) {
+	r, err := ParseRelay(c.URL, allowPlain)
+	if err != nil {
+		return Relay{}, err
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+		dst  *int
+	}{{"max_conns", c.MaxConns, &r.MaxConns}, {"msgs_per_conn", c.MsgsPerConn, &r.MsgsPerConn}, {"weight", c.Weight, &r.Weight}} {
+		if f.v < 0 {
+			return Relay{}, fmt.Errorf("relay %s: %s: %d: want a whole number of at least 1", r.Name, f.name, f.v)
+		}
+		if f.v > 0 {
+			*f.dst = f.v
+		}
+	}
+	if c.Rate != "" {
+		l, err := ParseRate(c.Rate)
+		if err != nil {
+			return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
+		}
+		r.Rate = l
+	}
+	return r, nil
 }

@@ -1,9 +1,11 @@
 package sender
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -42,6 +44,12 @@ type Result struct {
 	// Relay names the relay of the last attempt.
 	Relay    string
 	Attempts int
+	// Time is when the last attempt began, after every wait: with a rate
+	// limit, no one-second window holds more of these than rate + burst.
+	Time time.Time
+	// Err is an *UnavailableError when the message is deferred because every
+	// relay was down: the caller should stop the run (a re-run resumes).
+	Err error
 }
 
 // ReplyError is an SMTP reply that was not a success.
@@ -63,20 +71,6 @@ func (e *ReplyError) Error() string {
 // Temporary reports whether the reply is a 4xx, worth trying again later.
 func (e *ReplyError) Temporary() bool { return e.Code/100 == 4 }
 
-// replyError converts go-smtp's error into ours, or returns nil when err is
-// not an SMTP reply (a network failure).
-func replyError(stage string, err error) *ReplyError {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return nil
-	}
-	re := &ReplyError{Stage: stage, Code: se.Code, Message: oneLine(se.Message)}
-	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] > 0 {
-		re.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
-	}
-	return re
-}
-
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
@@ -92,14 +86,48 @@ func fromReply(re *ReplyError) Result {
 
 // isEnhancedCode reports whether s looks like an RFC 3463 status code, "2.0.0".
 func isEnhancedCode(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || len(parts[0]) != 1 || parts[0][0] < '2' || parts[0][0] > '5' {
+	if len(s) < 5 || s[0] < '2' || s[0] > '5' || s[1] != '.' {
 		return false
 	}
-	for _, p := range parts[1:] {
-		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+	n := 0 // digits in the current part
+	dots := 1
+	for i := 2; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if n++; n > 3 {
+				return false
+			}
+		case c == '.' && n > 0 && dots == 1:
+			dots, n = 2, 0
+		default:
 			return false
 		}
 	}
-	return true
+	return dots == 2 && n > 0
+}
+
+// splitEnhanced splits a success reply's text into its enhanced code (when
+// it starts with one) and the rest, on one line.
+func splitEnhanced(text []byte) (enhanced, rest string) {
+	if i := bytes.IndexByte(text, ' '); i > 0 && isEnhancedCode(string(text[:i])) {
+		enhanced, text = string(text[:i]), text[i+1:]
+	}
+	if bytes.ContainsAny(text, "\r\n\t") || bytes.Contains(text, []byte("  ")) {
+		return enhanced, oneLine(string(text))
+	}
+	return enhanced, string(text)
+}
+
+// replyError converts go-smtp's error into ours, or returns nil when err is
+// not an SMTP reply (a network failure).
+func replyError(stage string, err error) *ReplyError {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	re := &ReplyError{Stage: stage, Code: se.Code, Message: oneLine(se.Message)}
+	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] > 0 {
+		re.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+	}
+	return re
 }

@@ -50,16 +50,17 @@ func readResultRows(t *testing.T, path string) []resultRow {
 	return rows
 }
 
-func waitForAttempt(t *testing.T, journal string) {
+// waitForDelivery waits until the results file records a delivery.
+func waitForDelivery(t *testing.T, results string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(journal); err == nil && strings.Contains(string(b), "\n+,") {
+		if b, err := os.ReadFile(results); err == nil && strings.Contains(string(b), ",delivered,") {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("the run never started sending")
+	t.Fatal("the run never delivered")
 }
 
 // TestCrashResume kills mailer with SIGKILL at random points of a
@@ -199,7 +200,7 @@ func TestSignalExitCodes(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitForAttempt(t, results+".journal")
+		waitForDelivery(t, results)
 		cmd.Process.Signal(c.sig)
 		err = cmd.Wait()
 		var ee *exec.ExitError

@@ -38,7 +38,8 @@ const (
 )
 
 // Rule scripts the relay's answer for recipients matching Match at Stage
-// ("MAIL", "RCPT" or "DATA"; DATA means after the final dot).
+// ("MAIL", "RCPT" or "DATA"; DATA means after the final dot). At MAIL, Match
+// is tried against the sender.
 type Rule struct {
 	Match    *regexp.Regexp
 	Stage    string
@@ -153,6 +154,9 @@ func (s *Server) Close() error {
 func (s *Server) Conns() int64   { return s.conns.Load() }
 func (s *Server) MaxOpen() int64 { return s.maxOpen.Load() }
 
+// Open is how many connections are open now.
+func (s *Server) Open() int64 { return s.open.Load() }
+
 // Accepted is how many messages the relay accepted (replied 250 to the dot).
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
@@ -230,6 +234,9 @@ func (se *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	se.utf8 = opts != nil && opts.UTF8
 	if err := se.checkUTF8(from); err != nil {
+		return err
+	}
+	if err := se.apply("MAIL", from); err != nil {
 		return err
 	}
 	se.from = from
