@@ -391,23 +391,33 @@ func TestCancelStopsPromptlyWithoutLeaks(t *testing.T) {
 	}
 }
 
-func TestRelayConfig(t *testing.T) {
-	r, err := RelayConfig{URL: "smtp+plain://127.0.0.1:2525?max_conns=2&weight=5", MaxConns: 6, Rate: "10/s", MsgsPerConn: 50}.Relay(false)
-	if err != nil {
-		t.Fatal(err)
+func TestParseDomainLimit(t *testing.T) {
+	cases := []struct {
+		in, domain string
+		conns      int
+		rate       float64
+		err        bool
+	}{
+		{in: "gmail.com=5,20/s", domain: "gmail.com", conns: 5, rate: 20},
+		{in: "Yahoo.COM=2", domain: "yahoo.com", conns: 2},
+		{in: "outlook.com=0,600/m", domain: "outlook.com", rate: 10},
+		{in: "gmail.com", err: true},
+		{in: "=5", err: true},
+		{in: "a@gmail.com=5", err: true},
+		{in: "gmail.com=x", err: true},
+		{in: "gmail.com=5,fast", err: true},
 	}
-	if r.MaxConns != 6 || r.Weight != 5 || r.Rate != 10 || r.MsgsPerConn != 50 || r.Addr != "127.0.0.1:2525" {
-		t.Errorf("got %+v", r)
-	}
-	if _, err := (RelayConfig{URL: "smtp+plain://127.0.0.1", Rate: "fast"}).Relay(false); err == nil {
-		t.Error("bad rate accepted")
-	}
-	if _, err := (RelayConfig{URL: "smtp+plain://127.0.0.1", Weight: -1}).Relay(false); err == nil {
-		t.Error("negative weight accepted")
-	}
-	r, err = ParseRelay("smtp+plain://127.0.0.1?weight=3&rate=20/s", false)
-	if err != nil || r.Weight != 3 || r.Rate != 20 {
-		t.Errorf("ParseRelay weight: %+v %v", r, err)
+	for _, c := range cases {
+		d, dl, err := ParseDomainLimit(c.in)
+		if c.err {
+			if err == nil {
+				t.Errorf("%q: no error", c.in)
+			}
+			continue
+		}
+		if err != nil || d != c.domain || dl.MaxConns != c.conns || float64(dl.Rate) != c.rate {
+			t.Errorf("%q: got %q %+v %v", c.in, d, dl, err)
+		}
 	}
 }
 

@@ -57,9 +57,9 @@ type Options struct {
 type DomainLimit struct {
 	// MaxConns is how many transactions for the domain may be in flight at
 	// once over all relays (0: no cap).
-	MaxConns int `yaml:"max_conns"`
+	MaxConns int
 	// Rate is the domain's messages per second (0: no limit).
-	Rate rate.Limit `yaml:"-"`
+	Rate rate.Limit
 }
 
 func (o *Options) defaults() {

@@ -164,42 +164,27 @@ func ParseRate(s string) (rate.Limit, error) {
 	return rate.Limit(n / per.Seconds()), nil
 }
 
-// RelayConfig is one relay as a config file describes it. Fields left zero
-// keep what the URL's query says (or the pool's defaults).
-type RelayConfig struct {
-	URL         string `yaml:"url"`
-	MaxConns    int    `yaml:"max_conns"`
-	MsgsPerConn int    `yaml:"msgs_per_conn"`
-	Rate        string `yaml:"rate"` // N/s, N/m or N/h
-	Weight      int    `yaml:"weight"`
-}
-
-// Relay turns the config into a Relay, checked as ParseRelay checks a URL.
-// The password is not part of it: the caller sets Relay.Password from the
-// environment or a file.
-func (c RelayConfig) Relay(allowPlain bool) (Relay, error) {
-	r, err := ParseRelay(c.URL, allowPlain)
-	if err != nil {
-		return Relay{}, err
+// ParseDomainLimit parses a per-recipient-domain limit, "DOMAIN=CONNS" or
+// "DOMAIN=CONNS,RATE" (for example "gmail.com=5,20/s"): at most CONNS
+// transactions to the domain at once over all relays (0: no cap), and at
+// most RATE messages to it.
+func ParseDomainLimit(s string) (string, DomainLimit, error) {
+	domain, spec, ok := strings.Cut(s, "=")
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if !ok || domain == "" || strings.ContainsAny(domain, "@ ") {
+		return "", DomainLimit{}, fmt.Errorf("domain limit %q: want DOMAIN=CONNS[,RATE], e.g. gmail.com=5,20/s", s)
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-		dst  *int
-	}{{"max_conns", c.MaxConns, &r.MaxConns}, {"msgs_per_conn", c.MsgsPerConn, &r.MsgsPerConn}, {"weight", c.Weight, &r.Weight}} {
-		if f.v < 0 {
-			return Relay{}, fmt.Errorf("relay %s: %s: %d: want a whole number of at least 1", r.Name, f.name, f.v)
-		}
-		if f.v > 0 {
-			*f.dst = f.v
+	conns, rateSpec, _ := strings.Cut(spec, ",")
+	var dl DomainLimit
+	n, err := strconv.Atoi(strings.TrimSpace(conns))
+	if err != nil || n < 0 {
+		return "", DomainLimit{}, fmt.Errorf("domain limit %q: CONNS must be a whole number (0: no cap)", s)
+	}
+	dl.MaxConns = n
+	if rateSpec != "" {
+		if dl.Rate, err = ParseRate(strings.TrimSpace(rateSpec)); err != nil {
+			return "", DomainLimit{}, fmt.Errorf("domain limit %q: %w", s, err)
 		}
 	}
-	if c.Rate != "" {
-		l, err := ParseRate(c.Rate)
-		if err != nil {
-			return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
-		}
-		r.Rate = l
-	}
-	return r, nil
+	return domain, dl, nil
 }

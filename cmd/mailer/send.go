@@ -39,6 +39,7 @@ type SendOptions struct {
 	Quiet          bool
 	AllowPlaintext bool
 	HelloName      string
+	DomainLimits   []string
 	Config         string
 	PrintConfig    bool
 	ResendUnknown  bool
@@ -89,6 +90,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
 	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default this host's name)")
+	f.StringArrayVar(&o.DomainLimits, "domain-limit", nil, "per-recipient-domain cap `DOMAIN=CONNS[,RATE]`, e.g. gmail.com=5,20/s; repeatable")
 	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG): settings by flag name, plus relays")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print every setting with where it came from (flag, env, config, default) and exit")
 	f.BoolVar(&o.ResendUnknown, "resend-unknown", false, "send again to recipients recorded unknown (they may get the message twice)")
@@ -157,9 +159,17 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 		if hello == "" {
 			hello, _ = os.Hostname()
 		}
+		domains := map[string]sender.DomainLimit{}
+		for _, spec := range o.DomainLimits {
+			d, dl, err := sender.ParseDomainLimit(spec)
+			if err != nil {
+				return &configError{err}
+			}
+			domains[d] = dl
+		}
 		pool, err = sender.New(relays, sender.Options{
 			Rate: rate, Burst: o.Burst, MaxConns: perRelay(o.Concurrency, len(relays)),
-			MaxAttempts: o.MaxAttempts, HelloName: hello,
+			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
 		})
 		if err != nil {
 			return &configError{err}
