@@ -150,6 +150,12 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 	if err != nil {
 		return err
 	}
+	// A first pass checks the structure, as send does, and counts the rows
+	// so the duplicate set is sized once instead of growing by doubling.
+	info, err := ScanList(o.List, o.EmailColumn, o.NameColumn)
+	if err != nil {
+		return err
+	}
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
@@ -187,7 +193,7 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 			}
 		}()
 	}
-	p := newPlanner(supp, nil, 0)
+	p := newPlanner(supp, nil, info.Rows)
 	var readErr error
 	for ctx.Err() == nil {
 		r, err := lr.next()
