@@ -32,7 +32,11 @@ gen_template "$WORK/bench.tmpl"
   --results "$WORK/dry.csv" --quiet >/dev/null
 MSIZE=$(awk -F, 'NR==2 { match($0, /would send [0-9]+ bytes/); s = substr($0, RSTART+11, RLENGTH-17); print s }' "$WORK/dry.csv")
 
-elapsed_ns() { local st en; st=$(date +%s%N); "$@" >/dev/null 2>>"$WORK/err" || return 1; en=$(date +%s%N); echo $((en - st)); }
+elapsed_ns() { # a failed run is reported (stderr, exit code), and still timed
+  local st en rc=0; st=$(date +%s%N); "$@" >"$WORK/out" 2>>"$WORK/err" || rc=$?; en=$(date +%s%N)
+  [ $rc = 0 ] || { echo "$1 exited $rc: $(tail -2 "$WORK/out" | tr '\n' ' ')" >> "$WORK/err"; }
+  echo $((en - st))
+}
 run_source() {
   elapsed_ns timeout 300 /usr/sbin/smtp-source -d -s "$1" -m "$N" -l 4096 -f bench@sender.test -t rcpt@sink.test \
     -S "bench message" "127.0.0.1:$PORT"
@@ -42,8 +46,8 @@ run_mailer() {
   elapsed_ns timeout 300 "$WORK/mailer" send --list "$WORK/list.csv" --template "$WORK/bench.tmpl" \
     --relay "smtp+plain://127.0.0.1:$PORT" --results "$WORK/results.csv" --concurrency "$1" --quiet --hello-name bench.test
 }
-check() { # label before expected
-  local after; after=$("$SINKSH" count -p "$PORT")
+check() { # label before: the sink's counter lags, so wait for it (at most 20 s)
+  local after; after=$("$SINKSH" wait -p "$PORT" $(($2 + N)) 20 || true)
   [ $((after - $2)) -eq "$N" ] || echo "WARNING: $1: sink counted $((after - $2)) messages, want $N" >&2
 }
 
