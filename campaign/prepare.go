@@ -53,14 +53,14 @@ func (v *Verdict) record() *Record {
 // suppressed and duplicate addresses, and rows already final in an earlier
 // run. Its only state that grows with the list is the duplicate set.
 type planner struct {
-	supp map[digest]string   // suppressed address -> the file that lists it
-	done map[digest]struct{} // final in the results file (resume)
-	seen *digestSet          // first line of each address to be sent
+	supp map[digest]string // suppressed address -> the file that lists it
+	done *digestSet        // final in the results file (resume); nil for none
+	seen *digestSet        // first line of each address to be sent
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
 // known: the duplicate set then grows as it goes).
-func newPlanner(supp map[digest]string, done map[digest]struct{}, rows int) *planner {
+func newPlanner(supp map[digest]string, done *digestSet, rows int) *planner {
 	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
@@ -75,8 +75,10 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		addr.key = keyOf(addr.wire)
 	}
 	d := digestOf(addr.key)
-	if _, ok := p.done[d]; ok {
-		return nil, true
+	if p.done != nil {
+		if _, ok := p.done.get(d); ok {
+			return nil, true
+		}
 	}
 	v = &Verdict{Line: r.line, Email: addr.wire}
 	switch first, dup := p.seen.get(d); {

@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	}
 
 	var jr *journal
-	done := map[digest]struct{}{}
+	done := newDigestSet(info.Rows) // final recipients: sized once, like the duplicate set
 	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				return nil, err
 			}
 			if !o.ResendUnknown {
-				done[digestOf(keyOf(a.email))] = struct{}{}
+				done.put(digestOf(keyOf(a.email)), 1)
 			}
 		}
 		sum.Recovered = len(recovered)
@@ -235,7 +235,14 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 						cancel(probeErr)
 					}
 				})
-				if probeErr != nil || ctx.Err() != nil {
+				if probeErr != nil {
+					continue // no relay at all: nothing is recorded, exit 69
+				}
+				if ctx.Err() != nil {
+					if relaysDown(ctx) {
+						rec.Status, rec.Message = Deferred, untried(ctx)
+						outs <- stamp(rec)
+					}
 					continue // not tried: a re-run takes it up
 				}
 				// The attempt is on disk before the relay sees the message.
@@ -247,6 +254,10 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				if res.Status == sender.Canceled {
 					if err := jr.withdraw(rec.Email); err != nil {
 						journalFailed(err)
+					}
+					if relaysDown(ctx) {
+						rec.Status, rec.Message = Deferred, untried(ctx)
+						outs <- stamp(rec)
 					}
 					continue
 				}
@@ -352,12 +363,12 @@ loop:
 // loadState reads the results file into done (recipients with a final
 // status), checks the fingerprint, and returns the attempts a dead run
 // left without an outcome.
-func loadState(o Options, jr *journal, fingerprint string, done map[digest]struct{}) ([]attempt, error) {
+func loadState(o Options, jr *journal, fingerprint string, done *digestSet) ([]attempt, error) {
 	answered := map[string]bool{} // outcomes written by the journal's run
 	last := ""
 	err := scanResults(o.Results, jr.base, func(r *Record, after bool) error {
 		if r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown) {
-			done[digestOf(keyOf(r.Email))] = struct{}{}
+			done.put(digestOf(keyOf(r.Email)), 1)
 		}
 		if after {
 			answered[r.Email] = true
@@ -396,7 +407,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs. Rows are
 // classified by the planner that Prepare uses too.
-func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done map[digest]struct{}, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
+func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done *digestSet, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
@@ -406,7 +417,11 @@ func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done
 	queued := 0
 	for {
 		if ctx.Err() != nil {
-			return nil
+			if !relaysDown(ctx) {
+				return nil
+			}
+			// Every relay is down: the rest of the list is recorded deferred
+			// (a re-run sends it), so the results speak of every recipient.
 		}
 		if o.Limit > 0 && queued >= o.Limit {
 			return nil
@@ -423,11 +438,22 @@ func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done
 			skipped.Add(1)
 			continue
 		}
+		if v.Status == "" && relaysDown(ctx) {
+			v.Status, v.Reason = Deferred, untried(ctx)
+			queued++
+		}
 		if v.Status != "" {
+			if relaysDown(ctx) {
+				outs <- stamp(v.record()) // the writer reads outs to the end
+				continue
+			}
 			select {
 			case outs <- stamp(v.record()):
 			case <-ctx.Done():
-				return nil
+				if !relaysDown(ctx) {
+					return nil
+				}
+				outs <- stamp(v.record())
 			}
 			continue
 		}
@@ -435,9 +461,25 @@ func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done
 		case jobs <- v:
 			queued++
 		case <-ctx.Done():
-			return nil
+			if !relaysDown(ctx) {
+				return nil
+			}
+			v.Status, v.Reason = Deferred, untried(ctx)
+			queued++
+			outs <- stamp(v.record())
 		}
 	}
+}
+
+// relaysDown reports whether ctx was cancelled because every relay is down.
+func relaysDown(ctx context.Context) bool {
+	var ue *sender.UnavailableError
+	return ctx.Err() != nil && errors.As(context.Cause(ctx), &ue)
+}
+
+// untried is the reason recorded for a recipient left when every relay was down.
+func untried(ctx context.Context) string {
+	return oneLine("not tried: " + context.Cause(ctx).Error())
 }
 
 // loadSuppressions reads suppression CSVs (each with an email column) into
