@@ -49,18 +49,27 @@ func (v *Verdict) record() *Record {
 	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason}
 }
 
+// finished is what earlier runs of a campaign finished, from its results
+// file: recipients with a final status, and the duplicate rows recorded.
+// A duplicate row's "suppressed" says nothing about its address's first
+// row, which may still be deferred, so it is kept apart, by line.
+type finished struct {
+	keys     *digestSet
+	dupLines map[int32]bool
+}
+
 // planner classifies rows as the list streams by: invalid addresses,
 // suppressed and duplicate addresses, and rows already final in an earlier
 // run. Its only state that grows with the list is the duplicate set.
 type planner struct {
 	supp map[digest]string // suppressed address -> the file that lists it
-	done *digestSet        // final in the results file (resume); nil for none
+	done *finished         // what an earlier run finished (resume); nil for none
 	seen *digestSet        // first line of each address to be sent
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
 // known: the duplicate set then grows as it goes).
-func newPlanner(supp map[digest]string, done *digestSet, rows int) *planner {
+func newPlanner(supp map[digest]string, done *finished, rows int) *planner {
 	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
@@ -76,7 +85,10 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 	}
 	d := digestOf(addr.key)
 	if p.done != nil {
-		if _, ok := p.done.get(d); ok {
+		if _, ok := p.done.keys.get(d); ok {
+			// Still the first row with this address: later ones are its
+			// duplicates, whether or not this one is sent again.
+			p.seen.put(d, int32(r.line))
 			return nil, true
 		}
 	}
@@ -88,6 +100,9 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+p.supp[d]
 	case dup:
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
+	}
+	if v.Problem == ProblemDuplicate && p.done != nil && p.done.dupLines[int32(r.line)] {
+		return nil, true // recorded as a duplicate by an earlier run
 	}
 	if v.Status != "" {
 		return v, false

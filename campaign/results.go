@@ -242,15 +242,15 @@ func (w *resultsWriter) close() error {
 // neutralise stops a spreadsheet from reading a cell as a formula (OWASP
 // "CSV injection"): text from relays and lists must stay text.
 func neutralise(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
+		return "'" + s // a leading ' is doubled too, so it reads back exactly
 	}
 	return s
 }
 
 // unneutralise reverses neutralise when reading a results file back.
 func unneutralise(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
+	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r'", rune(s[1])) {
 		return s[1:]
 	}
 	return s

@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	}
 
 	var jr *journal
-	done := newDigestSet(info.Rows) // final recipients: sized once, like the duplicate set
+	done := &finished{keys: newDigestSet(info.Rows), dupLines: map[int32]bool{}} // sized once, like the duplicate set
 	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				return nil, err
 			}
 			if !o.ResendUnknown {
-				done.put(digestOf(keyOf(a.email)), 1)
+				done.keys.put(digestOf(keyOf(a.email)), 1)
 			}
 		}
 		sum.Recovered = len(recovered)
@@ -232,7 +232,9 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				}
 				probeOnce.Do(func() {
 					if probeErr = s.Probe(ctx); probeErr != nil {
-						cancel(probeErr)
+						// Not the relays-down cause: before the first message
+						// nothing is recorded for the rows left.
+						cancel(errors.New("probe: " + probeErr.Error()))
 					}
 				})
 				if probeErr != nil {
@@ -294,7 +296,10 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			cancel(err)
 		}
 		if jr != nil {
-			jr.sync()
+			if err := jr.sync(); err != nil {
+				writeErr = &WriteError{Path: jr.path, Err: err}
+				cancel(writeErr)
+			}
 		}
 	}
 	recorded := 0
@@ -352,6 +357,8 @@ loop:
 		return sum, journalErr
 	case readErr != nil:
 		return sum, readErr
+	case probeErr != nil && errors.Is(probeErr, context.Canceled):
+		return sum, nil // interrupted while connecting: the caller sees its ctx
 	case probeErr != nil:
 		return sum, probeErr
 	case downErr != nil:
@@ -363,15 +370,24 @@ loop:
 // loadState reads the results file into done (recipients with a final
 // status), checks the fingerprint, and returns the attempts a dead run
 // left without an outcome.
-func loadState(o Options, jr *journal, fingerprint string, done *digestSet) ([]attempt, error) {
-	answered := map[string]bool{} // outcomes written by the journal's run
+func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]attempt, error) {
+	type row struct {
+		email string
+		line  int
+	}
+	answered := map[row]bool{} // outcomes of sends by the journal's run
 	last := ""
 	err := scanResults(o.Results, jr.base, func(r *Record, after bool) error {
-		if r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown) {
-			done.put(digestOf(keyOf(r.Email)), 1)
+		switch {
+		case r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line "):
+			done.dupLines[int32(r.Line)] = true
+		case r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown):
+			done.keys.put(digestOf(keyOf(r.Email)), 1)
 		}
-		if after {
-			answered[r.Email] = true
+		// Only what a send produced answers an attempt, and only for the
+		// same row: a duplicate's row never does.
+		if after && r.Status != Suppressed && r.Status != DryRun {
+			answered[row{r.Email, r.Line}] = true
 		}
 		if r.Fingerprint != "" {
 			last = r.Fingerprint
@@ -395,7 +411,7 @@ func loadState(o Options, jr *journal, fingerprint string, done *digestSet) ([]a
 	}
 	var lost []attempt
 	for _, a := range jr.prev {
-		if !answered[a.email] {
+		if !answered[row{a.email, a.line}] {
 			lost = append(lost, a)
 		}
 	}
@@ -407,7 +423,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs. Rows are
 // classified by the planner that Prepare uses too.
-func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done *digestSet, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
+func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done *finished, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err

@@ -18,17 +18,21 @@ import (
 
 // fakeSender answers by address and remembers what it was given.
 type fakeSender struct {
-	mu       sync.Mutex
-	sent     map[string]int
-	probes   int
-	probeErr error
-	answer   func(to string) sender.Result
+	mu        sync.Mutex
+	sent      map[string]int
+	probes    int
+	probeErr  error
+	probeHook func() error
+	answer    func(to string) sender.Result
 }
 
 func (f *fakeSender) Probe(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.probes++
+	if f.probeHook != nil {
+		return f.probeHook()
+	}
 	return f.probeErr
 }
 

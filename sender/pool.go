@@ -191,6 +191,9 @@ func (p *Pool) Probe(ctx context.Context) error {
 	var errs []error
 	for _, r := range p.relays {
 		c, err := r.get(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted, not unavailable
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -798,6 +801,12 @@ func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, sta
 	if !stop() {
 		c.broken = true
 		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
+	}
+	if err != nil && stage == "RSET" {
+		// A relay that will not reset says nothing about this recipient:
+		// try again on a fresh connection.
+		c.broken = true
+		return Result{Status: Deferred, Text: "RSET: " + err.Error()}, true
 	}
 	if err != nil {
 		if re := replyError(stage, err); re != nil {
