@@ -292,6 +292,9 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 			giveUp = time.Time{} // a relay answered
 		}
 		res.Attempts = attempt
+		if res.Status == Invalid {
+			res.Attempts = attempt - 1 // refused before MAIL: this one was no try
+		}
 		if res.Status != Deferred || attempt >= p.opts.MaxAttempts {
 			if res.Status == Deferred && p.allDown() {
 				res.Err = &UnavailableError{Err: errors.New(res.Text)}
