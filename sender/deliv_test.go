@@ -89,7 +89,7 @@ func TestSMTPUTF8(t *testing.T) {
 	for _, m := range []*Message{utf8Msg, {From: "bounces+josé=example.com@acme.example", To: "ann@example.com", Data: asciiMsg.Data}} {
 		res := p2.Send(context.Background(), m)
 		if res.Status != Invalid || !strings.Contains(res.Text, "does not offer SMTPUTF8") || res.Attempts != 0 {
-			t.Errorf("without SMTPUTF8: got %+v, want invalid after one attempt", res)
+			t.Errorf("without SMTPUTF8: got %+v, want invalid with no attempt counted", res)
 		}
 	}
 	if s2.Received(rcpt) != 0 {
