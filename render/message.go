@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -39,6 +40,19 @@ type Message struct {
 	// written as raw UTF-8 (RFC 6532): the message can only travel with
 	// SMTPUTF8 (RFC 6531). No other message has raw UTF-8 in its header.
 	UTF8 bool
+}
+
+// scratch holds the buffers bodies are executed into before they are
+// encoded into the message: reusing them saves growing a new one, several
+// times over, for every message.
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putScratch(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 {
+		return // a rare huge body: let it go
+	}
+	b.Reset()
+	scratch.Put(b)
 }
 
 // RowError is a row that cannot be rendered: a missing field, a header value
@@ -115,15 +129,17 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	var bodyText, bodyHTML []byte
 	if t.text != nil {
-		var b bytes.Buffer
-		if err := t.text.Execute(&b, data); err != nil {
+		b := scratch.Get().(*bytes.Buffer)
+		defer putScratch(b)
+		if err := t.text.Execute(b, data); err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
 		bodyText = b.Bytes()
 	}
 	if t.html != nil {
-		var b bytes.Buffer
-		if err := t.html.Execute(&b, data); err != nil {
+		b := scratch.Get().(*bytes.Buffer)
+		defer putScratch(b)
+		if err := t.html.Execute(b, data); err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
 		bodyHTML = b.Bytes()
@@ -349,19 +365,22 @@ func mimeHeader(top bool, contentType, cte string) message.Header {
 // line endings are normalised here.
 func writeBody(w *message.Writer, enc string, body []byte) error {
 	if enc == "7bit" {
+		// One write of the CRLF form (a 7bit body has no CR of its own):
+		// the encoder's cost is per write, not per byte.
+		crlf := scratch.Get().(*bytes.Buffer)
+		defer putScratch(crlf)
+		crlf.Grow(len(body) + bytes.Count(body, []byte("\n")))
 		for len(body) > 0 {
 			line, rest, found := bytes.Cut(body, []byte("\n"))
-			if _, err := w.Write(line); err != nil {
-				return err
-			}
+			crlf.Write(line)
 			if found {
-				if _, err := w.Write([]byte("\r\n")); err != nil {
-					return err
-				}
+				crlf.WriteString("\r\n")
 			}
 			body = rest
 		}
-	} else if _, err := w.Write(body); err != nil {
+		body = crlf.Bytes()
+	}
+	if _, err := w.Write(body); err != nil {
 		return err
 	}
 	return w.Close()
