@@ -130,7 +130,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	}
 
 	var jr *journal
-	done := &finished{keys: newDigestSet(info.Rows), dupLines: map[int32]bool{}} // sized once, like the duplicate set
+	// Recipients an earlier run finished: sized for the whole list when
+	// there is an earlier run, like the duplicate set, else left small.
+	doneRows := 0
+	if st, err := os.Stat(o.Results); err == nil && st.Size() > 0 && !o.DryRun {
+		doneRows = info.Rows
+	}
+	done := &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}}
 	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
