@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func TestScripts(t *testing.T) {
 			"countfiles": cmdCountfiles,
 			"countlines": cmdCountlines,
 			"waitfile":   cmdWaitfile,
+			"waitlocked": cmdWaitlocked,
 			"dkimverify": cmdDKIMVerify,
 		},
 	})
@@ -236,4 +238,21 @@ func cmdDKIMVerify(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s: DKIM verification %v (signatures: %d)", filepath.Base(f), vs, len(vs))
 		}
 	}
+}
+
+// waitlocked FILE waits until another process holds an exclusive flock on FILE.
+func cmdWaitlocked(ts *testscript.TestScript, neg bool, args []string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		f, err := os.Open(ts.MkAbs(args[0]))
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("nobody locks %s", args[0])
 }
