@@ -13,19 +13,21 @@ import (
 	"sync/atomic"
 
 	"github.com/gocarina/gocsv"
+	"github.com/mailer-dev/mailer/sender"
 )
 
 // Status is a recipient's outcome in the results CSV.
 type Status string
 
-// The statuses. delivered, bounced, deferred and unknown come from the
-// relay (see sender); the rest are decided before sending.
+// The statuses. Those a send can end in are sender's, so a result converts
+// with Status(res.Status) and the two can never drift apart; suppressed and
+// dry-run are decided here, before sending.
 const (
-	Delivered  Status = "delivered"
-	Bounced    Status = "bounced"
-	Deferred   Status = "deferred"
-	Unknown    Status = "unknown"
-	Invalid    Status = "invalid"
+	Delivered         = Status(sender.Delivered)
+	Bounced           = Status(sender.Bounced)
+	Deferred          = Status(sender.Deferred)
+	Unknown           = Status(sender.Unknown)
+	Invalid           = Status(sender.Invalid)
 	Suppressed Status = "suppressed"
 	DryRun     Status = "dry-run"
 )

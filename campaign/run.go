@@ -462,34 +462,25 @@ func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done
 		}
 		if v.Status == "" && relaysDown(ctx) {
 			v.Status, v.Reason = Deferred, untried(ctx)
-			queued++
 		}
-		if v.Status != "" {
-			if relaysDown(ctx) {
-				outs <- stamp(v.record()) // the writer reads outs to the end
-				continue
-			}
+		if v.Status == "" {
 			select {
-			case outs <- stamp(v.record()):
+			case jobs <- v:
+				queued++
+				continue
 			case <-ctx.Done():
 				if !relaysDown(ctx) {
 					return nil
 				}
-				outs <- stamp(v.record())
+				v.Status, v.Reason = Deferred, untried(ctx)
 			}
-			continue
 		}
-		select {
-		case jobs <- v:
-			queued++
-		case <-ctx.Done():
-			if !relaysDown(ctx) {
-				return nil
-			}
-			v.Status, v.Reason = Deferred, untried(ctx)
-			queued++
-			outs <- stamp(v.record())
+		if v.Status == Deferred {
+			queued++ // meant to be sent: counts toward --limit
 		}
+		// The writer reads outs until it is closed, after this goroutine
+		// ends: the send cannot block for good.
+		outs <- stamp(v.record())
 	}
 }
 

@@ -314,15 +314,6 @@ func writeField(buf *bytes.Buffer, k, v string) {
 	buf.WriteString("\r\n")
 }
 
-func (t *Template) hasHeader(name string) bool {
-	for _, h := range t.headers {
-		if h.name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // execErr turns text/template's error about a missing map key into a plain
 // sentence naming the field.
 func execErr(err error) error {

@@ -236,12 +236,6 @@ func (t *Template) Fingerprint() string { return hex.EncodeToString(t.sum[:]) }
 // Name is the name the template was parsed under.
 func (t *Template) Name() string { return t.name }
 
-// HasText and HasHTML tell which body parts the template has.
-func (t *Template) HasText() bool { return t.text != nil }
-
-// HasHTML reports whether the template has an html block.
-func (t *Template) HasHTML() bool { return t.html != nil }
-
 // HeaderNames lists the header names the template sets, in order.
 func (t *Template) HeaderNames() []string {
 	names := make([]string, len(t.headers))

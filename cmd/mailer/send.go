@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
-	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
 	"github.com/mailer-dev/mailer/templates"
 	"github.com/spf13/cobra"
@@ -288,12 +287,6 @@ func campaignID(results string) string {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	return hex.EncodeToString(sum[:8])
-}
-
-// loadTemplate loads a template without deliverability settings (see
-// loadTemplateWith).
-func loadTemplate(name, campaign string) (*render.Template, error) {
-	return loadTemplateWith(name, campaign, nil)
 }
 
 // dryRunSender stands in for the pool in a dry run; campaign never calls it.

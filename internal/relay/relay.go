@@ -171,17 +171,6 @@ func (s *Server) Received(rcpt string) int {
 	return s.rcpts[strings.ToLower(rcpt)]
 }
 
-// ReceivedAll returns the per-recipient counts of final dots received.
-func (s *Server) ReceivedAll() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := make(map[string]int, len(s.rcpts))
-	for k, v := range s.rcpts {
-		m[k] = v
-	}
-	return m
-}
-
 // Messages returns the accepted messages (with Options.Keep).
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
