@@ -56,6 +56,9 @@ func (v *Verdict) record() *Record {
 type finished struct {
 	keys     *digestSet
 	dupLines map[int32]bool
+	// unknown holds recipients recorded unknown that this run sends again
+	// (ResendUnknown): few, so a plain map.
+	unknown map[digest]bool
 }
 
 // planner classifies rows as the list streams by: invalid addresses,

@@ -18,11 +18,12 @@ type Report struct {
 	Superseded int           `json:"superseded"` // earlier rows replaced by a later run's
 	Statuses   []StatusCount `json:"statuses"`   // in Statuses order, non-zero only
 	// Sent is recipients a relay gave a verdict on: delivered, bounced,
-	// deferred, unknown. The rates are fractions of it.
+	// deferred, blocked, unknown. The rates are fractions of it.
 	Sent          int           `json:"sent"`
 	DeliveryRate  float64       `json:"delivery_rate"`
 	BounceRate    float64       `json:"bounce_rate"`
 	DeferralRate  float64       `json:"deferral_rate"`
+	BlockRate     float64       `json:"block_rate"`     // refused for the sender's reasons
 	Codes         []CodeCount   `json:"codes"`          // SMTP reply codes, most frequent first
 	EnhancedCodes []CodeCount   `json:"enhanced_codes"` // RFC 3463 codes, most frequent first
 	Domains       []DomainCount `json:"domains"`        // most bounces and deferrals first
@@ -116,7 +117,7 @@ func BuildReport(path string) (*Report, error) {
 		counts[r.Status]++
 		sent := false
 		switch r.Status {
-		case Delivered, Bounced, Deferred, Unknown:
+		case Delivered, Bounced, Deferred, Blocked, Unknown:
 			sent = true
 			rep.Sent++
 		}
@@ -159,6 +160,7 @@ func BuildReport(path string) (*Report, error) {
 	rep.DeliveryRate = ratio(counts[Delivered], rep.Sent)
 	rep.BounceRate = ratio(counts[Bounced], rep.Sent)
 	rep.DeferralRate = ratio(counts[Deferred], rep.Sent)
+	rep.BlockRate = ratio(counts[Blocked], rep.Sent)
 	rep.Attempts.PerSent = ratio(rep.Attempts.Total, rep.Sent)
 	rep.Codes, rep.EnhancedCodes = topCodes(codes), topCodes(enhanced)
 	for _, d := range domains {

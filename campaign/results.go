@@ -26,6 +26,7 @@ const (
 	Delivered         = Status(sender.Delivered)
 	Bounced           = Status(sender.Bounced)
 	Deferred          = Status(sender.Deferred)
+	Blocked           = Status(sender.Blocked)
 	Unknown           = Status(sender.Unknown)
 	Invalid           = Status(sender.Invalid)
 	Suppressed Status = "suppressed"
@@ -33,11 +34,12 @@ const (
 )
 
 // Statuses lists every status in the order summaries show them.
-var Statuses = []Status{Delivered, Bounced, Deferred, Unknown, Invalid, Suppressed, DryRun}
+var Statuses = []Status{Delivered, Bounced, Deferred, Blocked, Unknown, Invalid, Suppressed, DryRun}
 
 // Final reports whether a recipient with this status is done: a re-run
-// skips it. deferred is not final (try again); unknown is final unless the
-// user asks to resend it; dry-run rows never count.
+// skips it. deferred and blocked are not final (try again; blocked once the
+// sender's problem is fixed); unknown is final unless the user asks to
+// resend it; dry-run rows never count.
 func (s Status) Final() bool {
 	switch s {
 	case Delivered, Bounced, Unknown, Invalid, Suppressed:

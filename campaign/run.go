@@ -82,7 +82,7 @@ type Summary struct {
 
 // Sent is the number of messages that reached a relay's verdict.
 func (s *Summary) Sent() int {
-	return s.Counts[Delivered] + s.Counts[Bounced] + s.Counts[Deferred] + s.Counts[Unknown]
+	return s.Counts[Delivered] + s.Counts[Bounced] + s.Counts[Deferred] + s.Counts[Blocked] + s.Counts[Unknown]
 }
 
 // ChangedError is a results file started with another list or template.
@@ -94,6 +94,11 @@ type ChangedError struct {
 func (e *ChangedError) Error() string {
 	return fmt.Sprintf("%s was started with another %s: resuming could mix two campaigns (pass --allow-changed to resume anyway, or use a new --results file for a new campaign)", e.Results, e.What)
 }
+
+// ResentUnknown starts the message of a row written for a recipient sent
+// again with ResendUnknown: an earlier run recorded it unknown, so the relay
+// may have delivered it then and this is a second copy.
+const ResentUnknown = "resent after unknown (may be a duplicate): "
 
 // syncEvery is the group-commit interval: results and journal are fsynced
 // this often while they change.
@@ -136,7 +141,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	if st, err := os.Stat(o.Results); err == nil && st.Size() > 0 && !o.DryRun {
 		doneRows = info.Rows
 	}
-	done := &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}}
+	done := &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}, unknown: map[digest]bool{}}
 	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
@@ -168,6 +173,8 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			}
 			if !o.ResendUnknown {
 				done.keys.put(digestOf(keyOf(a.email)), 1)
+			} else {
+				done.unknown[digestOf(keyOf(a.email))] = true
 			}
 		}
 		sum.Recovered = len(recovered)
@@ -272,6 +279,9 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec.Status = Status(res.Status)
 				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
 				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
+				if done.unknown[digestOf(keyOf(rec.Email))] {
+					rec.Message = ResentUnknown + rec.Message
+				}
 				stamp(rec)
 				if !res.Time.IsZero() {
 					rec.Time = res.Time.UTC().Format(timeLayout) // when it went to the relay
@@ -389,6 +399,8 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 			done.dupLines[int32(r.Line)] = true
 		case r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown):
 			done.keys.put(digestOf(keyOf(r.Email)), 1)
+		case r.Status == Unknown: // and resent: its new row says so
+			done.unknown[digestOf(keyOf(r.Email))] = true
 		}
 		// Only what a send produced answers an attempt, and only for the
 		// same row: a duplicate's row never does.

@@ -113,7 +113,10 @@ type Message struct {
 // robin). A relay that refuses connections, or answers 421 three times in a
 // row, is taken out for a while (a circuit breaker) and its work goes to the
 // others. A 421 or a throttling reply halves the relay's rate, which then
-// recovers by a quarter each calm second.
+// recovers by a quarter each calm second. A relay that refuses the sender
+// (blocked: an authentication problem at once, other refusals after
+// refuseAfter in a row) is out for the rest of the run, and a message it
+// blocked is tried on another relay at once.
 type Pool struct {
 	opts    Options
 	relays  []*upstream
@@ -240,6 +243,8 @@ func (p *Pool) Close() error {
 func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	var last Result
 	var tried uint64     // relays already tried for m
+	var blocked uint64   // relays that refused the sender of m: never again
+	hurry := false       // the last try was blocked: the next goes at once
 	var giveUp time.Time // when every relay is down: when to stop waiting
 	d := p.domain(m.To)
 	if d != nil && d.slots != nil {
@@ -260,7 +265,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		return last
 	}
 	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
+		if attempt > 1 && !hurry {
 			if err := sleep(ctx, p.backoff(attempt-1)); err != nil {
 				return stopped(attempt)
 			}
@@ -271,7 +276,8 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		if d != nil && d.limiter != nil && d.limiter.Wait(ctx) != nil {
 			return stopped(attempt)
 		}
-		r, err := p.pick(ctx, tried, &giveUp)
+		hurry = false
+		r, err := p.pick(ctx, tried, blocked, &giveUp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return stopped(attempt)
@@ -280,7 +286,10 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 			if res.Status == "" {
 				res.Status = Deferred
 			}
-			res.Text, res.Err, res.Attempts = err.Error(), err, attempt-1
+			if res.Status != Blocked { // a refusal's reply is worth more
+				res.Text = err.Error()
+			}
+			res.Err, res.Attempts = err, attempt-1
 			return res
 		}
 		tried |= 1 << r.index
@@ -294,6 +303,19 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		res.Attempts = attempt
 		if res.Status == Invalid {
 			res.Attempts = attempt - 1 // refused before MAIL: this one was no try
+		}
+		if res.Status == Blocked {
+			// A relay that refuses the sender says nothing about the
+			// recipient: another relay may take it, whatever MaxAttempts.
+			blocked |= 1 << r.index
+			if p.healthyBesides(blocked) {
+				last, hurry = res, true
+				continue
+			}
+			if p.allDown() {
+				res.Err = &UnavailableError{Err: p.downErr()}
+			}
+			return res
 		}
 		if res.Status != Deferred || attempt >= p.opts.MaxAttempts {
 			if res.Status == Deferred && p.allDown() {
@@ -357,9 +379,10 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 
 // pick chooses the relay for the next try by smooth weighted round robin
 // (as nginx does) among the healthy relays, preferring one not yet tried for
-// this message. When every relay is down it waits for the first to come
-// back, up to UnavailableWait from when this message found them all down.
-func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upstream, error) {
+// this message and never one in exclude. When every relay is down it waits
+// for the first to come back, up to UnavailableWait from when this message
+// found them all down.
+func (p *Pool) pick(ctx context.Context, tried, exclude uint64, giveUp *time.Time) (*upstream, error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
@@ -368,6 +391,9 @@ func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upst
 		earliest := time.Time{}
 		changed := p.changed
 		for _, r := range p.relays {
+			if exclude&(1<<r.index) != 0 {
+				continue
+			}
 			if until := r.downUntil(); now.Before(until) {
 				if earliest.IsZero() || until.Before(earliest) {
 					earliest = until
@@ -398,7 +424,7 @@ func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upst
 		if giveUp.IsZero() {
 			*giveUp = now.Add(p.opts.UnavailableWait)
 		}
-		if earliest.After(*giveUp) {
+		if earliest.IsZero() || earliest.After(*giveUp) {
 			return nil, &UnavailableError{Err: p.downErr()}
 		}
 		t := time.NewTimer(time.Until(earliest))
@@ -411,6 +437,17 @@ func (p *Pool) pick(ctx context.Context, tried uint64, giveUp *time.Time) (*upst
 		}
 		t.Stop()
 	}
+}
+
+// healthyBesides reports whether a relay outside mask is in the pool now.
+func (p *Pool) healthyBesides(mask uint64) bool {
+	now := time.Now()
+	for _, r := range p.relays {
+		if mask&(1<<r.index) == 0 && !now.Before(r.downUntil()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pool) allDown() bool {
@@ -487,6 +524,8 @@ type upstream struct {
 	mu        sync.Mutex
 	down      time.Time // out of the pool until then
 	failures  int       // consecutive connection failures or 421s
+	refusals  int       // consecutive refusals of the sender
+	refused   bool      // out for the rest of the run: it refuses the sender
 	downFor   time.Duration
 	lastErr   error
 	throttled time.Time // last slow-down
@@ -531,8 +570,32 @@ func (r *upstream) fail(err error, connect bool) {
 // ok records a working transaction: the breaker closes again.
 func (r *upstream) ok() {
 	r.mu.Lock()
-	r.failures, r.downFor, r.lastErr = 0, 0, nil
+	if !r.refused {
+		r.failures, r.refusals, r.downFor, r.lastErr = 0, 0, 0, nil
+	}
 	r.mu.Unlock()
+}
+
+// refuseAfter is how many refusals of the sender in a row take a relay out
+// when they are not about authentication (those take it out at once): a
+// content or reputation block may be about one message, but not three.
+const refuseAfter = 3
+
+// refuse records a refusal of the sender. A relay that refuses it this way
+// will not change its mind within the run: once out, it stays out, so its
+// work goes to the other relays and, with none left, the run stops.
+func (r *upstream) refuse(err *RefusedError) {
+	r.mu.Lock()
+	r.refusals++
+	out := !r.refused && (err.Auth() || r.refusals >= refuseAfter)
+	if out {
+		r.refused, r.lastErr = true, err
+		r.down = time.Now().AddDate(100, 0, 0)
+	}
+	r.mu.Unlock()
+	if out {
+		r.pool.wake()
+	}
 }
 
 // observe updates the relay's health and rate from one outcome.
@@ -546,11 +609,13 @@ func (r *upstream) observe(res *Result) {
 			r.recover()
 		}
 		r.mu.Lock()
-		clean := r.failures == 0
+		clean := r.failures == 0 && r.refusals == 0
 		r.mu.Unlock()
 		if !clean {
 			r.ok()
 		}
+	case res.Status == Blocked:
+		r.refuse(&RefusedError{Relay: r.cfg.Name, Reply: &ReplyError{Stage: res.stage, Code: res.Code, Enhanced: res.Enhanced, Message: strings.TrimPrefix(res.Text, res.stage+": ")}})
 	case res.Code == 421:
 		r.fail(errors.New(r.cfg.Name+": "+res.Text), false)
 		r.throttle()
@@ -657,7 +722,12 @@ func (r *upstream) get(ctx context.Context) (*conn, error) {
 		c, err := r.dial(ctx)
 		if err != nil {
 			<-r.slots
-			if ctx.Err() == nil {
+			var re *RefusedError
+			switch {
+			case ctx.Err() != nil:
+			case errors.As(err, &re):
+				r.refuse(re)
+			default:
 				r.fail(err, true)
 			}
 			return nil, err
@@ -706,6 +776,9 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	fail := func(stage string, err error) (*conn, error) {
 		nc.Close()
 		if re := replyError(stage, err); re != nil {
+			if stage == "AUTH" && re.Code/100 == 5 { // wrong user or password, most often
+				return nil, &RefusedError{Relay: r.cfg.Name, Reply: re}
+			}
 			return nil, fmt.Errorf("%s: %w", r.cfg.Name, re)
 		}
 		return nil, fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err)

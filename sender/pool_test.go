@@ -70,7 +70,7 @@ func TestOutcomes(t *testing.T) {
 		{"ok@example.com", Delivered, 250, "2.0.0", 1, 1},
 		{"bounce@example.com", Bounced, 550, "5.1.1", 1, 0},
 		{"defer@example.com", Deferred, 451, "4.7.1", 3, 0},
-		{"spam@example.com", Bounced, 554, "5.7.1", 1, 1},
+		{"spam@example.com", Blocked, 554, "5.7.1", 1, 1},
 		{"flaky@example.com", Delivered, 250, "2.0.0", 2, 1},
 		{"drop@example.com", Deferred, 0, "", 3, 0},
 		{"lost@example.com", Unknown, 0, "", 1, 1},

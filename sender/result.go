@@ -16,8 +16,14 @@ type Status string
 const (
 	// Delivered: the relay answered 2xx after the final dot.
 	Delivered Status = "delivered"
-	// Bounced: a permanent (5xx) rejection at MAIL, RCPT or DATA.
+	// Bounced: a permanent (5xx) rejection of the recipient at RCPT or
+	// after DATA.
 	Bounced Status = "bounced"
+	// Blocked: the relay refused the sender, the session or the content
+	// (see ReplyError.RefusesSender), which says nothing about the
+	// recipient. Never final: another relay, or a later run once the
+	// sender's problem is fixed, may deliver it.
+	Blocked Status = "blocked"
 	// Deferred: a temporary (4xx) rejection or a network failure before the
 	// relay had the whole message, with retries exhausted. Safe to send again.
 	Deferred Status = "deferred"
@@ -47,9 +53,12 @@ type Result struct {
 	// Time is when the last attempt began, after every wait: with a rate
 	// limit, no one-second window holds more of these than rate + burst.
 	Time time.Time
-	// Err is an *UnavailableError when the message is deferred because every
-	// relay was down: the caller should stop the run (a re-run resumes).
+	// Err is an *UnavailableError when the message is deferred or blocked
+	// and every relay is down or refuses the sender: the caller should stop
+	// the run (a re-run resumes).
 	Err error
+
+	stage string // of a refusal: "MAIL", "RCPT", "DATA"
 }
 
 // ReplyError is an SMTP reply that was not a success.
@@ -68,8 +77,79 @@ func (e *ReplyError) Error() string {
 	return s + " " + e.Message
 }
 
-// Temporary reports whether the reply is a 4xx, worth trying again later.
-func (e *ReplyError) Temporary() bool { return e.Code/100 == 4 }
+// Temporary reports whether the reply is worth trying again later: a 4xx,
+// or a 552 to RCPT, which RFC 5321 section 4.5.3.1.10 says to treat as 452
+// (too many recipients, or a mailbox over quota that may yet be emptied).
+func (e *ReplyError) Temporary() bool {
+	return e.Code/100 == 4 || e.Code == 552 && e.Stage == "RCPT"
+}
+
+// RefusesSender reports a permanent reply that refuses the sender, the
+// session or the content rather than the recipient: any 5xx to MAIL FROM
+// (or AUTH), a 5.7.x code (RFC 3463 "security or policy status": relay
+// access denied, DMARC, spam and reputation blocks), 530 (authentication
+// required, RFC 4954 section 6), 535 (credentials invalid) and 538
+// (encryption required for the mechanism). A relay that says this to one
+// message will say it to the next: it is the sender's to fix.
+func (e *ReplyError) RefusesSender() bool {
+	if e.Code/100 != 5 || e.Temporary() {
+		return false
+	}
+	switch {
+	case e.Code == 530, e.Code == 535, e.Code == 538:
+		return true
+	case e.Stage == "MAIL", e.Stage == "AUTH":
+		return true
+	case strings.HasPrefix(e.Enhanced, "5.7."):
+		return true
+	}
+	// Relays without enhanced codes (RFC 2034) still say so in words.
+	t := strings.ToLower(e.Message)
+	return strings.Contains(t, "relay access denied") || strings.Contains(t, "relaying denied") || strings.Contains(t, "authentication required")
+}
+
+// authProblem reports a refusal that is about the session's credentials or
+// security settings: it will not change until the configuration does, so
+// the relay is taken out after the first one.
+func (e *ReplyError) authProblem() bool {
+	switch e.Code {
+	case 530, 535, 538:
+		return true
+	}
+	switch e.Enhanced {
+	case "5.7.0", "5.7.8", "5.7.9", "5.7.11", "5.7.57":
+		// 5.7.0 is used for "authentication required" and "must issue
+		// STARTTLS first"; the others are RFC 4954's and Microsoft's codes
+		// for credentials and encryption.
+		return e.Stage == "MAIL" || e.Stage == "AUTH" || strings.Contains(strings.ToLower(e.Message), "auth")
+	}
+	return e.Stage == "AUTH"
+}
+
+// RefusedError is a relay that refuses the sender, the session or the
+// content (ReplyError.RefusesSender): it is taken out of the pool, at once
+// for authentication problems, after a few in a row otherwise, for the
+// rest of the run.
+type RefusedError struct {
+	Relay string
+	Reply *ReplyError
+}
+
+func (e *RefusedError) Error() string {
+	r := e.Reply
+	s := fmt.Sprintf("relay refuses the sender: %d", r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	return fmt.Sprintf("%s %s (%s, at %s)", s, r.Message, e.Relay, r.Stage)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Reply }
+
+// Auth reports a refusal of the session's authentication or security
+// (530, 535, 538 and their enhanced codes): the relay settings must change;
+// waiting or resending will not help.
+func (e *RefusedError) Auth() bool { return e.Reply.authProblem() }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
@@ -78,10 +158,14 @@ func oneLine(s string) string {
 // fromReply fills a Result from a relay's rejection.
 func fromReply(re *ReplyError) Result {
 	st := Deferred // 4xx, and any reply that makes no sense at this stage
-	if re.Code/100 == 5 {
+	switch {
+	case re.Temporary():
+	case re.RefusesSender():
+		st = Blocked
+	case re.Code/100 == 5:
 		st = Bounced
 	}
-	return Result{Status: st, Code: re.Code, Enhanced: re.Enhanced, Text: re.Stage + ": " + re.Message}
+	return Result{Status: st, Code: re.Code, Enhanced: re.Enhanced, Text: re.Stage + ": " + re.Message, stage: re.Stage}
 }
 
 // isEnhancedCode reports whether s looks like an RFC 3463 status code, "2.0.0".

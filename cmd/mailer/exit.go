@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/mailer-dev/mailer/campaign"
@@ -56,6 +57,7 @@ func exitCode(err error) int {
 		pe  *render.ParseError
 		we  *campaign.WriteError
 		una *sender.UnavailableError
+		rf  *sender.RefusedError
 		pa  *fs.PathError
 		le  *campaign.LockedError
 		che *campaign.ChangedError
@@ -71,7 +73,9 @@ func exitCode(err error) int {
 		return exitTempFail // another run has it: cron can simply retry
 	case errors.As(err, &de), errors.As(err, &pe), errors.As(err, &che):
 		return exitDataErr
-	case errors.As(err, &una):
+	case errors.As(err, &rf) && rf.Auth():
+		return exitConfig // the relay settings must change: waiting will not help
+	case errors.As(err, &una), errors.As(err, &rf):
 		return exitUnavailable
 	case errors.As(err, &we):
 		if errors.Is(we.Err, fs.ErrNotExist) || errors.Is(we.Err, fs.ErrPermission) || errors.Is(we.Err, syscall.EISDIR) || errors.Is(we.Err, syscall.ENOTDIR) {
@@ -89,7 +93,28 @@ func hintFor(err error) string {
 	if errors.As(err, &es) {
 		return es.hint
 	}
+	var rf *sender.RefusedError
+	if errors.As(err, &rf) {
+		return refusalHint(rf) + "; blocked and not-tried recipients are sent by a re-run"
+	}
 	return ""
+}
+
+// refusalHint says what to change when a relay refuses the sender.
+func refusalHint(rf *sender.RefusedError) string {
+	r := rf.Reply
+	text := strings.ToLower(r.Message)
+	switch {
+	case strings.Contains(text, "starttls") || strings.Contains(text, "tls") && r.Code == 530:
+		return "the relay wants TLS first: use smtp:// (STARTTLS) or smtps:// instead of smtp+plain://"
+	case r.Code == 535 || r.Enhanced == "5.7.8":
+		return "the relay refuses the credentials: check the password (MAILER_SMTP_PASSWORD, password_env or password_file) and the user in the relay URL"
+	case r.Code == 538 || r.Enhanced == "5.7.11":
+		return "the relay requires encryption for AUTH: use smtp:// (STARTTLS) or smtps://"
+	case rf.Auth():
+		return "the relay requires authentication: add user@ to the relay URL (smtp://user@host:587) and give the password in MAILER_SMTP_PASSWORD or a password file"
+	}
+	return "the relay refuses the sender or the content (see its reply): check that it lets this From address send (relay access, SPF, DKIM, DMARC) and what it says about the message"
 }
 
 func signalCode(sig os.Signal) int {

@@ -80,7 +80,11 @@ func printReport(w io.Writer, r *campaign.Report) {
 		fmt.Fprintf(w, "  %-11s %8d  %6s\n", s.Status, s.Count, pct(s.Share))
 	}
 	if r.Sent > 0 {
-		fmt.Fprintf(w, "sent: %d; delivery rate %s, bounce rate %s, deferral rate %s\n", r.Sent, pct(r.DeliveryRate), pct(r.BounceRate), pct(r.DeferralRate))
+		block := ""
+		if r.BlockRate > 0 {
+			block = ", block rate " + pct(r.BlockRate)
+		}
+		fmt.Fprintf(w, "sent: %d; delivery rate %s, bounce rate %s, deferral rate %s%s\n", r.Sent, pct(r.DeliveryRate), pct(r.BounceRate), pct(r.DeferralRate), block)
 	} else {
 		fmt.Fprintf(w, "sent: none\n")
 	}
@@ -129,7 +133,7 @@ type bar struct {
 }
 
 var statusColors = map[campaign.Status]string{
-	campaign.Delivered: "#2e7d32", campaign.Bounced: "#c62828", campaign.Deferred: "#ef6c00",
+	campaign.Delivered: "#2e7d32", campaign.Bounced: "#c62828", campaign.Deferred: "#ef6c00", campaign.Blocked: "#ad1457",
 	campaign.Unknown: "#6a1b9a", campaign.Invalid: "#757575", campaign.Suppressed: "#9e9e9e", campaign.DryRun: "#1565c0",
 }
 
@@ -154,6 +158,9 @@ func newReportView(r *campaign.Report) reportView {
 	v.Height = max(1, len(r.Statuses))*(barH+gap) - gap
 	if r.Sent > 0 {
 		v.Rates = [][2]string{{"delivery rate", pct(r.DeliveryRate)}, {"bounce rate", pct(r.BounceRate)}, {"deferral rate", pct(r.DeferralRate)}}
+		if r.BlockRate > 0 {
+			v.Rates = append(v.Rates, [2]string{"block rate", pct(r.BlockRate)})
+		}
 	}
 	return v
 }

@@ -47,6 +47,10 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("FREEPORT", port)
+			if port, err = freePort(); err != nil {
+				return err
+			}
+			env.Setenv("FREEPORT2", port)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -62,9 +66,9 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] [-dir DIR] [-smtputf8]
+// relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] [-reply SPEC] [-dir DIR] [-smtputf8]
 // starts a test relay on 127.0.0.1:0 for the rest of the script and sets
-// $RELAY to its address. -lost drops the connection after the final dot for
+// $RELAY to its address. -reply takes what `mailer sink --reply` does. -lost drops the connection after the final dot for
 // matching recipients; -slow delays their RCPT reply by 200ms; -dir stores
 // accepted messages; -smtputf8 offers SMTPUTF8.
 func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
@@ -80,6 +84,12 @@ func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if opt == "-dir" {
 			opts.Dir = ts.MkAbs(args[i])
+			continue
+		}
+		if opt == "-reply" {
+			r, err := relay.ParseReply(args[i])
+			ts.Check(err)
+			opts.Rules = append(opts.Rules, r)
 			continue
 		}
 		re := regexp.MustCompile(args[i])

@@ -213,11 +213,26 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 	switch {
 	case ctx.Err() != nil:
 		return &exitStatus{code: 130, hint: "interrupted: run the same command again to resume where it stopped"}
-	case sum.Counts[campaign.Deferred]+sum.Counts[campaign.Unknown] > 0 && !o.DryRun:
-		return &exitStatus{code: exitTempFail, hint: fmt.Sprintf("%d deferred, %d unknown: run the same command again later to retry the deferred ones",
-			sum.Counts[campaign.Deferred], sum.Counts[campaign.Unknown])}
+	case sum.Counts[campaign.Deferred]+sum.Counts[campaign.Blocked]+sum.Counts[campaign.Unknown] > 0 && !o.DryRun:
+		return &exitStatus{code: exitTempFail, hint: leftHint(sum.Counts)}
 	}
 	return nil
+}
+
+// leftHint tells the user what a re-run will do with what is left: it
+// sends deferred and blocked recipients again, but not unknown ones.
+func leftHint(counts map[campaign.Status]int) string {
+	var parts []string
+	if n := counts[campaign.Deferred]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d deferred: run the same command again later to retry them", n))
+	}
+	if n := counts[campaign.Blocked]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocked: the relay refused the sender or the content (see the message column); fix that and run the same command again", n))
+	}
+	if n := counts[campaign.Unknown]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d unknown: the relay may have accepted them, so a plain re-run will not send them again; add --resend-unknown if duplicates are acceptable", n))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // expandResultsPath fills a date pattern in the results path, such as

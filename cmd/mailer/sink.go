@@ -17,6 +17,9 @@ type SinkOptions struct {
 	Dir    string
 	Reject string
 	Defer  string
+	// Replies script answers at a stage (relay.ParseReply), tried before
+	// --reject and --defer.
+	Replies []string
 	// SMTPUTF8 offers the extension (RFC 6531), as most relays do now.
 	SMTPUTF8 bool
 }
@@ -24,9 +27,10 @@ type SinkOptions struct {
 func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	o := &SinkOptions{}
 	cmd := &cobra.Command{
-		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX]",
+		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX] [--reply SPEC]...",
 		Short: "Run an SMTP relay on loopback that stores what it receives, for trying campaigns",
 		Example: `  mailer sink --listen 127.0.0.1:2525 --dir out/ --reject '^bounce' --defer '@slow\.example$'
+  mailer sink --reply 'MAIL:530 5.7.0 Authentication required' --reply 'RCPT:^bob@:552 5.2.2 Mailbox full'
   mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --relay smtp+plain://127.0.0.1:2525`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -38,12 +42,20 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.StringVar(&o.Dir, "dir", "", "directory to store each accepted message in as an .eml file (default: keep none)")
 	f.StringVar(&o.Reject, "reject", "", "answer 550 5.1.1 to recipients matching this `REGEX`")
 	f.StringVar(&o.Defer, "defer", "", "answer 451 4.3.0 to recipients matching this `REGEX`")
+	f.StringArrayVar(&o.Replies, "reply", nil, "answer `STAGE[:REGEX]:CODE [X.Y.Z] [TEXT]` at MAIL, RCPT or DATA (after the dot), to transactions whose sender (MAIL) or recipient matches REGEX (default all), e.g. 'DATA:554 5.7.1 Message rejected as spam'; repeatable, first match wins")
 	f.BoolVar(&o.SMTPUTF8, "smtputf8", false, "offer SMTPUTF8, so addresses with a non-ASCII local part are accepted")
 	return cmd
 }
 
 func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error {
 	var rules []*relay.Rule
+	for _, spec := range o.Replies {
+		r, err := relay.ParseReply(spec)
+		if err != nil {
+			return &usageError{msg: "--" + err.Error()}
+		}
+		rules = append(rules, r)
+	}
 	for _, r := range []struct {
 		flag, expr string
 		code       int
