@@ -128,6 +128,8 @@ func contentType(name string, data []byte) string {
 
 func sizeString(n int64) string {
 	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0 && n%(1<<20) != 0:
+		return fmt.Sprintf("%d MB", n/1_000_000)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<10 && n%(1<<10) == 0:
@@ -139,12 +141,12 @@ func sizeString(n int64) string {
 // attachments reads what one row attaches: the template's static files
 // (read once at Parse), then the rendered Attach header and the row's
 // attach column.
-func (t *Template) attachments(data map[string]string) ([]*attachment, error) {
+func (t *Template) attachments(data map[string]string, capped func(io.Writer) io.Writer) ([]*attachment, error) {
 	list := append([]*attachment(nil), t.staticAttach...)
 	var paths []string
 	for _, tm := range t.attachTmpls {
 		var sb strings.Builder
-		if err := tm.Execute(&sb, data); err != nil {
+		if err := tm.Execute(capped(&sb), data); err != nil {
 			return nil, &RowError{attachHeader, execErr(err)}
 		}
 		paths = append(paths, splitAttach(sb.String())...)
