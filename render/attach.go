@@ -80,6 +80,12 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 	if err != nil {
 		return nil, &AttachError{p, err}
 	}
+	// Only regular files: a FIFO would block the read (its open, too,
+	// unless the file system opens without blocking), a device may never
+	// end, a directory has no content.
+	if st, err := fs.Stat(fsys, s); err == nil && !st.Mode().IsRegular() {
+		return nil, &AttachError{p, notRegular(st.Mode())}
+	}
 	f, err := fsys.Open(s)
 	if err != nil {
 		var pe *fs.PathError
@@ -91,8 +97,12 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 		return nil, &AttachError{p, err}
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, &AttachError{p, errors.New("is a directory")}
+	st, err := f.Stat() // the file opened: it may have been swapped since
+	if err != nil {
+		return nil, &AttachError{p, err}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &AttachError{p, notRegular(st.Mode())}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit-used+1))
 	if err != nil {
@@ -106,6 +116,22 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 		return nil, &AttachError{p, fmt.Errorf("%s the %s limit for one message's attachments", what, sizeString(limit))}
 	}
 	return &attachment{name: path.Base(s), contentType: contentType(s, data), data: data}, nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		what = "a device"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Errorf("is %s, not a regular file", what)
 }
 
 // contentType is the type by the file's extension, else sniffed from its

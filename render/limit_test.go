@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -95,5 +96,41 @@ x`), fixedOpts)
 	}
 	if want := `Subject: bXb x-y 007 1 2 a+b &lt; \'`; !strings.Contains(buf.String(), want) {
 		t.Errorf("want %q in\n%s", want, buf.String())
+	}
+}
+
+// TestAttachmentMustBeRegular: a FIFO (which would block the read for
+// good) or a directory named by a row makes that row fail at once.
+func TestAttachmentMustBeRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ok.txt"), []byte("hello"), 0o644)
+	opts := fixedOpts
+	opts.Files, opts.AttachColumn = os.DirFS(dir), "files"
+	tm, err := Parse("t.tmpl", []byte("From: a@example.com\nSubject: s\n\nhi"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"fifo": "is a named pipe (FIFO), not a regular file", "sub": "is a directory, not a regular file", "ok.txt": ""} {
+		done := make(chan error, 1)
+		go func() {
+			var buf bytes.Buffer
+			_, err := tm.Render(&buf, Recipient{Address: "b@example.com", Fields: map[string]string{"files": file}})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Errorf("%s: %v, want %q", file, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: still rendering after 5s", file)
+			if f, err := os.OpenFile(filepath.Join(dir, "fifo"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close() // let the blocked open go
+			}
+		}
 	}
 }
