@@ -56,7 +56,9 @@ func TestCapsBoundMemory(t *testing.T) {
 			results := tc.name + ".csv"
 			rss, out := peakRSS(t, dir, "send", "--dry-run", "--list", tc.list, "--template", tc.tmpl, "--results", results, "--quiet", "--concurrency", "4")
 			t.Logf("peak RSS %.1f MB", float64(rss)/1e6)
-			if rss > maxRSS {
+			if raceEnabled {
+				t.Log("built with -race: its shadow memory inflates RSS; the ceiling is checked without -race")
+			} else if rss > maxRSS {
 				t.Errorf("peak RSS %d MB, over %d MB", rss>>20, maxRSS>>20)
 			}
 			b, err := os.ReadFile(filepath.Join(dir, results))
