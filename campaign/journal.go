@@ -60,8 +60,14 @@ func (e *LockedError) Error() string {
 const journalMagic = "mailer-journal"
 
 // openJournal locks the journal of results and reads what a dead run left.
+// The journal is named after the real file (symbolic links resolved), so
+// that a run given a symlink to the results file meets the same lock.
 func openJournal(results string) (*journal, error) {
-	path := results + ".journal"
+	real, err := resolve(results)
+	if err != nil {
+		return nil, &WriteError{Path: results, Err: err}
+	}
+	path := real + ".journal"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}

@@ -40,6 +40,7 @@ type ListInfo struct {
 type row struct {
 	line   int
 	fields []string
+	cut    bool // longer than MaxRowBytes: fields holds what fits
 }
 
 // listReader streams a CSV list: header first, then rows with their line
@@ -47,6 +48,7 @@ type row struct {
 type listReader struct {
 	file    string
 	f       *os.File
+	lim     *rowLimiter
 	cr      *csv.Reader
 	columns []string
 	emailAt int
@@ -68,9 +70,11 @@ func openList(path, emailCol, nameCol string, sum io.Writer) (*listReader, error
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
 		br.Discard(3) // UTF-8 byte-order mark, as spreadsheets write
 	}
-	cr := csv.NewReader(br)
+	lim := newRowLimiter(br, MaxRowBytes)
+	cr := csv.NewReader(lim)
 	cr.ReuseRecord = true
-	lr := &listReader{file: path, f: f, cr: cr, nameAt: -1}
+	cr.FieldsPerRecord = -1 // counted by next, which knows a cut row
+	lr := &listReader{file: path, f: f, lim: lim, cr: cr, nameAt: -1}
 	hdr, err := cr.Read()
 	if err == io.EOF {
 		f.Close()
@@ -79,6 +83,10 @@ func openList(path, emailCol, nameCol string, sum io.Writer) (*listReader, error
 	if err != nil {
 		f.Close()
 		return nil, lr.csvErr(err)
+	}
+	if lim.wasCut(1) {
+		f.Close()
+		return nil, &DataError{File: path, Line: 1, Msg: fmt.Sprintf("the header row is longer than %s", sizeText(MaxRowBytes))}
 	}
 	lr.columns = make([]string, len(hdr))
 	lr.emailAt = -1
@@ -124,6 +132,14 @@ func (lr *listReader) next() (row, error) {
 		return row{}, lr.csvErr(err)
 	}
 	line, _ := lr.cr.FieldPos(0)
+	if lr.lim.wasCut(line) {
+		// Only what fits was read; its fields may be short of the header's
+		// and end inside a character. The row is invalid, the list goes on.
+		return row{line: line, fields: rec, cut: true}, nil
+	}
+	if len(rec) != len(lr.columns) {
+		return row{}, &DataError{File: lr.file, Line: line, Msg: fmt.Sprintf("wrong number of fields (the header has %d)", len(lr.columns))}
+	}
 	for i, v := range rec {
 		if !utf8.ValidString(v) {
 			return row{}, &DataError{File: lr.file, Line: line, Msg: fmt.Sprintf("column %q is not valid UTF-8 (save the list as UTF-8)", lr.columns[i])}

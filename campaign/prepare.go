@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mailer-dev/mailer/render"
 )
@@ -17,10 +18,11 @@ type Problem string
 
 // The problems a row can have before sending.
 const (
-	ProblemAddress    Problem = "invalid address"       // Invalid: the address cell is not one good address
-	ProblemRender     Problem = "does not render"       // Invalid: the template fails for this row
-	ProblemDuplicate  Problem = "duplicate"             // Suppressed: an earlier row has the same address
-	ProblemSuppressed Problem = "on a suppression list" // Suppressed: --suppress
+	ProblemAddress    Problem = "invalid address"        // Invalid: the address cell is not one good address
+	ProblemRender     Problem = "does not render"        // Invalid: the template fails for this row
+	ProblemDuplicate  Problem = "duplicate"              // Suppressed: an earlier row has the same address
+	ProblemSuppressed Problem = "on a suppression list"  // Suppressed: --suppress
+	ProblemSize       Problem = "field or row too large" // Invalid: a field or the row is over MaxFieldBytes or MaxRowBytes
 )
 
 // Verdict is what the campaign decides about one row of the list before
@@ -80,10 +82,20 @@ func newPlanner(supp map[digest]string, done *finished, rows int) *planner {
 // final; otherwise v either has a Status (rejected) or is ready to render,
 // with v.Recipient filled.
 func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
-	cell := r.fields[lr.emailAt]
-	addr, aerr := parseAddress(cell)
+	cell := ""
+	if lr.emailAt < len(r.fields) {
+		cell = r.fields[lr.emailAt]
+	}
+	tooLarge := sizeProblem(lr.columns, r)
+	var addr address
+	var aerr error
+	if r.cut || len(cell) > MaxFieldBytes {
+		aerr = errors.New(tooLarge)
+	} else {
+		addr, aerr = parseAddress(cell)
+	}
 	if aerr != nil {
-		addr.wire = oneLine(cell) // a record must stay on one line
+		addr.wire = clip(oneLine(cell)) // a record must stay on one line
 		addr.key = keyOf(addr.wire)
 	}
 	d := digestOf(addr.key)
@@ -97,6 +109,8 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 	}
 	v = &Verdict{Line: r.line, Email: addr.wire}
 	switch first, dup := p.seen.get(d); {
+	case tooLarge != "" && aerr != nil:
+		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 	case aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
 	case p.supp[d] != "":
@@ -111,6 +125,10 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		return v, false
 	}
 	p.seen.put(d, int32(r.line))
+	if tooLarge != "" {
+		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
+		return v, false
+	}
 	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
@@ -239,4 +257,18 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 		return err
 	}
 	return nil
+}
+
+// clip shortens an invalid address cell for the results: a cell can be
+// as long as MaxRowBytes.
+func clip(s string) string {
+	const n = 256
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

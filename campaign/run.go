@@ -148,6 +148,14 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			return nil, err
 		}
 	} else {
+		// First a lock on the results file itself, whatever path names it
+		// (symbolic or hard links), so a second run stops before it writes
+		// anything; then the journal's, named after the real file.
+		fl, err := lockResults(o.Results)
+		if err != nil {
+			return nil, err
+		}
+		defer fl.close()
 		if jr, err = openJournal(o.Results); err != nil {
 			return nil, err
 		}

@@ -80,6 +80,12 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 	if err != nil {
 		return nil, &AttachError{p, err}
 	}
+	// Only regular files: a FIFO would block the read (its open, too,
+	// unless the file system opens without blocking), a device may never
+	// end, a directory has no content.
+	if st, err := fs.Stat(fsys, s); err == nil && !st.Mode().IsRegular() {
+		return nil, &AttachError{p, notRegular(st.Mode())}
+	}
 	f, err := fsys.Open(s)
 	if err != nil {
 		var pe *fs.PathError
@@ -91,8 +97,12 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 		return nil, &AttachError{p, err}
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, &AttachError{p, errors.New("is a directory")}
+	st, err := f.Stat() // the file opened: it may have been swapped since
+	if err != nil {
+		return nil, &AttachError{p, err}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &AttachError{p, notRegular(st.Mode())}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit-used+1))
 	if err != nil {
@@ -106,6 +116,22 @@ func readAttachment(fsys fs.FS, p string, used, limit int64) (*attachment, error
 		return nil, &AttachError{p, fmt.Errorf("%s the %s limit for one message's attachments", what, sizeString(limit))}
 	}
 	return &attachment{name: path.Base(s), contentType: contentType(s, data), data: data}, nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		what = "a device"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Errorf("is %s, not a regular file", what)
 }
 
 // contentType is the type by the file's extension, else sniffed from its
@@ -128,6 +154,8 @@ func contentType(name string, data []byte) string {
 
 func sizeString(n int64) string {
 	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0 && n%(1<<20) != 0:
+		return fmt.Sprintf("%d MB", n/1_000_000)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<10 && n%(1<<10) == 0:
@@ -139,12 +167,12 @@ func sizeString(n int64) string {
 // attachments reads what one row attaches: the template's static files
 // (read once at Parse), then the rendered Attach header and the row's
 // attach column.
-func (t *Template) attachments(data map[string]string) ([]*attachment, error) {
+func (t *Template) attachments(data map[string]string, capped func(io.Writer) io.Writer) ([]*attachment, error) {
 	list := append([]*attachment(nil), t.staticAttach...)
 	var paths []string
 	for _, tm := range t.attachTmpls {
 		var sb strings.Builder
-		if err := tm.Execute(&sb, data); err != nil {
+		if err := tm.Execute(capped(&sb), data); err != nil {
 			return nil, &RowError{attachHeader, execErr(err)}
 		}
 		paths = append(paths, splitAttach(sb.String())...)

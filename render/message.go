@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -69,6 +70,11 @@ func (e *RowError) Unwrap() error { return e.Err }
 func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	buf.Reset()
 	var sb strings.Builder
+	// One budget for all the template output of the message: execution
+	// stops as soon as it passes the limit.
+	limit := t.opts.MaxMessageBytes
+	left := limit
+	capped := func(w io.Writer) io.Writer { return capWriter{w, &left, limit} }
 	m := &Message{UTF8: !isASCII(r.Address)}
 	data := r.Fields
 	var unsubURL string
@@ -90,7 +96,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	var fromDomain string
 	for _, hd := range t.headers {
 		sb.Reset()
-		if err := hd.tmpl.Execute(&sb, data); err != nil {
+		if err := hd.tmpl.Execute(capped(&sb), data); err != nil {
 			return nil, &RowError{hd.name, execErr(err)}
 		}
 		v := strings.TrimSpace(sb.String())
@@ -131,7 +137,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	if t.text != nil {
 		b := scratch.Get().(*bytes.Buffer)
 		defer putScratch(b)
-		if err := t.text.Execute(b, data); err != nil {
+		if err := t.text.Execute(capped(b), data); err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
 		bodyText = b.Bytes()
@@ -139,14 +145,22 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	if t.html != nil {
 		b := scratch.Get().(*bytes.Buffer)
 		defer putScratch(b)
-		if err := t.html.Execute(b, data); err != nil {
+		if err := t.html.Execute(capped(b), data); err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
 		bodyHTML = b.Bytes()
 	}
-	files, err := t.attachments(data)
+	files, err := t.attachments(data, capped)
 	if err != nil {
 		return nil, err
+	}
+	// Encoded attachments take a third more: refuse before building.
+	size := int64(len(bodyText) + len(bodyHTML))
+	for _, f := range files {
+		size += int64(len(f.data)) * 4 / 3
+	}
+	if size > limit {
+		return nil, &RowError{"message", &TooLargeError{limit}}
 	}
 	m.MessageID = t.opts.MessageID(r.Address) + "@" + fromDomain
 
@@ -179,7 +193,13 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		writeField(buf, "List-Unsubscribe-Post", post)
 	}
 
-	if err := writeBodies(buf, m.MessageID, bodyText, bodyHTML, files); err != nil {
+	// The encoded message, too, stops at the limit (quoted-printable can
+	// triple a body).
+	whole := limit - int64(buf.Len())
+	if err := writeBodies(capWriter{buf, &whole, limit}, m.MessageID, bodyText, bodyHTML, files); err != nil {
+		if tl := (*TooLargeError)(nil); errors.As(err, &tl) {
+			return nil, &RowError{"message", tl}
+		}
 		return nil, err
 	}
 	if t.opts.DKIM != nil {
@@ -187,13 +207,16 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 			return nil, err
 		}
 	}
+	if int64(buf.Len()) > limit {
+		return nil, &RowError{"message", &TooLargeError{limit}}
+	}
 	m.Data = buf.Bytes()
 	return m, nil
 }
 
 // writeBodies writes the MIME structure: the text and/or html body, inside
 // multipart/mixed with the attachments when there are any.
-func writeBodies(buf *bytes.Buffer, id string, text, html []byte, files []*attachment) error {
+func writeBodies(buf io.Writer, id string, text, html []byte, files []*attachment) error {
 	if len(files) == 0 {
 		return writeContent(buf, nil, id, text, html)
 	}
@@ -214,7 +237,7 @@ func writeBodies(buf *bytes.Buffer, id string, text, html []byte, files []*attac
 
 // writeContent writes the body parts: as the whole message into buf, or as
 // the first part of the multipart parent.
-func writeContent(buf *bytes.Buffer, parent *message.Writer, id string, text, html []byte) error {
+func writeContent(buf io.Writer, parent *message.Writer, id string, text, html []byte) error {
 	create := func(h message.Header) (*message.Writer, error) {
 		if parent != nil {
 			return parent.CreatePart(h)
@@ -317,6 +340,9 @@ func writeField(buf *bytes.Buffer, k, v string) {
 // execErr turns text/template's error about a missing map key into a plain
 // sentence naming the field.
 func execErr(err error) error {
+	if tl := (*TooLargeError)(nil); errors.As(err, &tl) {
+		return tl
+	}
 	s := err.Error()
 	if i := strings.Index(s, "map has no entry for key "); i >= 0 {
 		return fmt.Errorf("the list has no column named %s", strings.Trim(s[i+len("map has no entry for key "):], `"`))

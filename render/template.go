@@ -37,6 +37,10 @@ type Options struct {
 	// MaxAttachmentBytes caps the attachments of one message, before
 	// base64 [DefaultMaxAttachmentBytes].
 	MaxAttachmentBytes int64
+	// MaxMessageBytes caps one rendered message, and every template's
+	// output on the way to it [DefaultMaxMessageBytes]: a row whose message
+	// would pass it fails with a *TooLargeError.
+	MaxMessageBytes int64
 }
 
 // Template is a parsed campaign template: header templates and the text
@@ -103,11 +107,15 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	if opts.MaxAttachmentBytes <= 0 {
 		opts.MaxAttachmentBytes = DefaultMaxAttachmentBytes
 	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	s := strings.ReplaceAll(string(src), "\r\n", "\n")
 	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src)}
 	fm := funcs(opts.Now)
 	fm["unsubscribe_url"] = unsubscribeFunc
+	limitFuncs(fm, opts.MaxMessageBytes)
 	if opts.Unsubscribe != nil {
 		us, err := newUnsubscriber(opts.Unsubscribe)
 		if err != nil {
@@ -220,7 +228,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	t.text = textT
 	if htmlT != nil {
-		ht, err := htmltemplate.New("body").Funcs(htmltemplate.FuncMap(fm)).Option("missingkey=error").Parse(body)
+		ht, err := htmltemplate.New("body").Funcs(htmlFuncs(fm)).Option("missingkey=error").Parse(body)
 		if err != nil {
 			return nil, &ParseError{File: name, Msg: "html: " + shiftLine(cleanTemplateErr(err), offset)}
 		}

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
@@ -32,6 +34,7 @@ type DeliverOptions struct {
 	DKIMSelector      string
 	AttachColumn      string // list column with per-row attachments
 	MaxAttachment     string // size cap per message: 10MiB, 500KB, 1048576
+	MaxMessage        string // cap on one rendered message (render.Options.MaxMessageBytes)
 	ReturnPath        string // envelope sender (default: the From address)
 	VERP              bool   // encode each recipient into ReturnPath
 }
@@ -44,6 +47,7 @@ func (d *DeliverOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&d.DKIMSelector, "dkim-selector", "", "DKIM `SELECTOR` (s=): the key is in DNS at SELECTOR._domainkey.DOMAIN")
 	f.StringVar(&d.AttachColumn, "attach-column", "", "list `COLUMN` naming more attachments per row (comma-separated, inside the template's directory)")
 	f.StringVar(&d.MaxAttachment, "max-attachment-size", "10MiB", "cap on one message's attachments (`SIZE`: bytes, KB, MB, KiB, MiB)")
+	f.StringVar(&d.MaxMessage, "max-message-size", "25MB", "a message larger than this (`SIZE`) is invalid, not sent; template output stops there (Gmail takes 25MB; Postfix's default is 10240000)")
 	f.StringVar(&d.ReturnPath, "return-path", "", "envelope sender `ADDRESS` that bounces go to (default: the From address)")
 	f.BoolVar(&d.VERP, "verp", false, "encode each recipient into the return path (bounces+ann=example.com@...) to match bounces later")
 }
@@ -95,6 +99,13 @@ func (d *DeliverOptions) renderOptions(dir string, getenv func(string) string) (
 		}
 		o.MaxAttachmentBytes = size
 	}
+	if d.MaxMessage != "" {
+		size, err := parseSize(d.MaxMessage)
+		if err != nil {
+			return o, &usageError{msg: "--max-message-size: " + err.Error()}
+		}
+		o.MaxMessageBytes = size
+	}
 	o.AttachColumn = d.AttachColumn
 	if dir != "" {
 		// os.Root refuses every path that leaves dir, through ".." or a
@@ -103,7 +114,7 @@ func (d *DeliverOptions) renderOptions(dir string, getenv func(string) string) (
 		if err != nil {
 			return o, fmt.Errorf("template directory: %w", err)
 		}
-		o.Files = root.FS()
+		o.Files = nonBlockingFS{root}
 	}
 	return o, nil
 }
@@ -171,4 +182,23 @@ func loadTemplateWith(name, campaign string, d *DeliverOptions) (*render.Templat
 	}
 	o.Now, o.MessageID = time.Now, messageIDFunc(campaign)
 	return render.Parse(name, src, o)
+}
+
+// nonBlockingFS is an os.Root's file system whose Open never waits: a FIFO
+// or a device is opened with O_NONBLOCK, so render can see it is no
+// regular file and refuse it instead of hanging on a FIFO with no writer.
+type nonBlockingFS struct{ root *os.Root }
+
+func (n nonBlockingFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	return n.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+func (n nonBlockingFS) Stat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrInvalid}
+	}
+	return n.root.Stat(name)
 }

@@ -41,6 +41,18 @@ func TestMessageIDStableAndUnique(t *testing.T) {
 	if b := idOf(filepath.Join(dir, "r.csv"), "Ann@Example.com"); b != a {
 		t.Errorf("same campaign and recipient: %q then %q", a, b)
 	}
+	// The campaign is the real file: a symlink to it, a symlinked directory
+	// or a relative spelling give the same IDs, so receivers can drop a
+	// message that reached them twice.
+	os.WriteFile(filepath.Join(dir, "r.csv"), nil, 0o644)
+	os.Symlink("r.csv", filepath.Join(dir, "link.csv"))
+	os.Symlink(dir, filepath.Join(dir, "sub"))
+	t.Chdir(dir)
+	for _, alias := range []string{filepath.Join(dir, "link.csv"), filepath.Join(dir, "sub", "r.csv"), "./r.csv", "sub/link.csv"} {
+		if b := idOf(alias, "ann@example.com"); b != a {
+			t.Errorf("results named %s: Message-ID %q, want %q as for r.csv", alias, b, a)
+		}
+	}
 	if b := idOf(filepath.Join(dir, "other.csv"), "ann@example.com"); b == a {
 		t.Errorf("another campaign reuses %q", a)
 	}

@@ -294,11 +294,14 @@ func perRelay(total, relays int) int {
 
 // campaignID names the campaign for Message-IDs: the results file is the
 // campaign's identity (resuming it is continuing the campaign), so retries
-// of a recipient keep their Message-ID.
+// of a recipient keep their Message-ID. It is the real file that counts:
+// a symlink to it, or another spelling of its path, is the same campaign.
 func campaignID(results string) string {
-	abs, err := filepath.Abs(results)
+	abs, err := campaign.RealPath(results)
 	if err != nil {
-		abs = results
+		if abs, err = filepath.Abs(results); err != nil {
+			abs = results
+		}
 	}
 	sum := sha256.Sum256([]byte(abs))
 	return hex.EncodeToString(sum[:8])
