@@ -25,7 +25,7 @@ func TestHelloName(t *testing.T) {
 		{host: "vm", from: "acme.example", want: "acme.example"},
 		{host: "web", from: "acme.example", hosts: hosts, want: "acme.example"},
 		{host: "localhost", from: "acme.example", hosts: hosts, want: "acme.example"}, // localhost.localdomain is no FQDN of ours
-		{host: "10.0.0.7", from: "acme.example", want: "acme.example"},                 // an IP is not a name
+		{host: "10.0.0.7", from: "acme.example", want: "acme.example"},                // an IP is not a name
 		{host: "vm", want: "vm.localdomain"},
 		{host: "", want: "localhost.localdomain"},
 		{host: "ip-10-0-0-5", hosts: []byte("10.0.0.5 ip-10-0-0-5\n"), want: "ip-10-0-0-5.localdomain"},
