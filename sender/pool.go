@@ -705,6 +705,10 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	defer stop()
 	fail := func(stage string, err error) (*conn, error) {
 		nc.Close()
+		// go-smtp's STARTTLS handshake happens inside EHLO: say TLS.
+		if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) && r.cfg.Security == StartTLS {
+			stage = "STARTTLS"
+		}
 		if re := replyError(stage, err); re != nil {
 			return nil, fmt.Errorf("%s: %w", r.cfg.Name, re)
 		}

@@ -99,7 +99,7 @@ type configValue struct {
 
 // loadConfig reads a YAML config whose keys are flag names (with - or _),
 // plus "relays": a list of relay URLs or of mappings with url, max_conns,
-// msgs_per_conn, rate, weight, password_env and password_file. Paths are
+// msgs_per_conn, rate, weight, ca, password_env and password_file. Paths are
 // resolved against the file's directory (pathSettings).
 func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]configValue, error) {
 	b, err := os.ReadFile(path)
@@ -144,6 +144,8 @@ func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]config
 			}
 			for _, item := range v.Content {
 				switch {
+				case item.Kind == yaml.ScalarNode && key == "relay":
+					cv.values = append(cv.values, relayURLRelative(filepath.Dir(path), item.Value))
 				case item.Kind == yaml.ScalarNode:
 					cv.values = append(cv.values, item.Value)
 				case item.Kind == yaml.MappingNode && key == "relay":
@@ -167,6 +169,22 @@ func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]config
 		out[key] = cv
 	}
 	return out, nil
+}
+
+// relayURLRelative resolves a relay URL's ca= file, in a config file in dir.
+func relayURLRelative(dir, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || dir == "." {
+		return raw // ParseRelay reports a bad URL
+	}
+	q := u.Query()
+	ca := q.Get("ca")
+	if ca == "" || filepath.IsAbs(ca) {
+		return raw
+	}
+	q.Set("ca", configRelative(dir, ca, false))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // pathSettings are the settings that name files or directories. In a config
@@ -210,7 +228,9 @@ func relayFromMapping(n *yaml.Node, dir string, bad func(*yaml.Node, string, ...
 		}
 		switch key := strings.ReplaceAll(strings.ToLower(k.Value), "-", "_"); key {
 		case "url":
-			raw = v.Value
+			raw = relayURLRelative(dir, v.Value)
+		case "ca":
+			q.Set(key, configRelative(dir, v.Value, false))
 		case "max_conns", "msgs_per_conn", "rate", "weight":
 			q.Set(key, v.Value)
 		case "password_env":
@@ -220,7 +240,7 @@ func relayFromMapping(n *yaml.Node, dir string, bad func(*yaml.Node, string, ...
 		case "password":
 			return "", bad(k, "relay password in the config file refused: use password_file (mode 600) or password_env")
 		default:
-			return "", bad(k, "unknown relay setting %q (known: url, max_conns, msgs_per_conn, rate, weight, password_env, password_file)", k.Value)
+			return "", bad(k, "unknown relay setting %q (known: url, max_conns, msgs_per_conn, rate, weight, ca, password_env, password_file)", k.Value)
 		}
 	}
 	if raw == "" {
