@@ -226,3 +226,21 @@ x`), fixedOpts)
 		t.Errorf("Subject = %q, want %q", got, want)
 	}
 }
+
+func TestFromDomain(t *testing.T) {
+	for _, c := range []struct{ from, want string }{
+		{"Acme News <news@acme.example>", "acme.example"},
+		{"news@Bücher.example", "xn--bcher-kva.example"},
+		{`{{index . "from_name" | default "News"}} <{{index . "from_email" | default "news@example.com"}}>`, "example.com"},
+		{"{{.from_email}}", ""}, // needs a column
+		{"Acme <news@{{.domain}}>", ""},
+	} {
+		tm, err := Parse("t.tmpl", []byte("From: "+c.from+"\nSubject: s\n\nbody\n"), fixedOpts)
+		if err != nil {
+			t.Fatalf("%q: %v", c.from, err)
+		}
+		if got := tm.FromDomain(); got != c.want {
+			t.Errorf("FromDomain of %q = %q, want %q", c.from, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+
+	"github.com/emersion/go-message/mail"
 )
 
 // Options are what rendering depends on besides the template and the row.
@@ -251,6 +253,31 @@ func (t *Template) HeaderNames() []string {
 		names[i] = h.name
 	}
 	return names
+}
+
+// FromDomain is the domain (in A-labels) of the template's From address as
+// it renders for a row with no columns: a literal From, or one whose
+// columns have defaults; "" when the From needs a column.
+func (t *Template) FromDomain() string {
+	for _, h := range t.headers {
+		if h.name != "From" {
+			continue
+		}
+		var sb strings.Builder
+		if err := h.tmpl.Execute(&sb, map[string]string{}); err != nil {
+			return ""
+		}
+		list, err := mail.ParseAddressList(strings.TrimSpace(sb.String()))
+		if err != nil || len(list) == 0 {
+			return ""
+		}
+		addr, err := toASCIIDomain(list[0].Address)
+		if err != nil {
+			return ""
+		}
+		return addr[strings.LastIndexByte(addr, '@')+1:]
+	}
+	return ""
 }
 
 func blank(tr *parse.Tree) bool {

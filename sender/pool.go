@@ -775,6 +775,10 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	defer stop()
 	fail := func(stage string, err error) (*conn, error) {
 		nc.Close()
+		// go-smtp's STARTTLS handshake happens inside EHLO: say TLS.
+		if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) && r.cfg.Security == StartTLS {
+			stage = "STARTTLS"
+		}
 		if re := replyError(stage, err); re != nil {
 			if stage == "AUTH" && re.Code/100 == 5 { // wrong user or password, most often
 				return nil, &RefusedError{Relay: r.cfg.Name, Reply: re}

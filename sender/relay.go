@@ -2,9 +2,11 @@ package sender
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +47,12 @@ type Relay struct {
 	// (0 counts as 1): weights 3 and 1 send three messages to the first for
 	// each one to the second while both are healthy.
 	Weight int
-	// TLSConfig overrides the TLS settings (tests use it for a private CA).
+	// TLSConfig overrides the TLS settings: the ca= parameter sets its
+	// RootCAs (tests set it for a private CA).
 	TLSConfig *tls.Config
+	// CAFile is the ca= parameter: a PEM file of the authorities trusted
+	// for this relay instead of the system's roots.
+	CAFile string
 }
 
 // ParseRelay parses a relay URL:
@@ -56,8 +62,11 @@ type Relay struct {
 //	smtp+plain://host[:25]          no TLS; loopback only unless allowPlain
 //
 // Query parameters set per-relay limits: max_conns, msgs_per_conn, rate
-// (N/s, N/m or N/h) and weight. A password in the URL is refused: it would show in
-// process listings and shell history.
+// (N/s, N/m or N/h) and weight; ca names a PEM file of the certificate
+// authorities to trust for this relay instead of the system's roots (which
+// Go reads from SSL_CERT_FILE and SSL_CERT_DIR when they are set). A
+// password in the URL is refused: it would show in process listings and
+// shell history.
 func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -121,11 +130,35 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 				return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
 			}
 			r.Rate = l
+		case "ca":
+			if r.Security == Plain {
+				return Relay{}, fmt.Errorf("relay %s: ca=%s: smtp+plain:// has no TLS to verify", r.Name, v)
+			}
+			cfg, err := caConfig(v)
+			if err != nil {
+				return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
+			}
+			r.TLSConfig, r.CAFile = cfg, v
 		default:
-			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate, weight)", r.Name, k)
+			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate, weight, ca)", r.Name, k)
 		}
 	}
 	return r, nil
+}
+
+// caConfig trusts the certificates of a PEM file instead of the system's
+// roots, as curl's --cacert does: a relay with a private CA is checked
+// against that CA only.
+func caConfig(file string) (*tls.Config, error) {
+	pemData, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("ca=%s: %w", file, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("ca=%s: no PEM certificate in the file", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 func isLoopback(host string) bool {

@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/mailer-dev/mailer/templates"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
@@ -97,7 +99,8 @@ type configValue struct {
 
 // loadConfig reads a YAML config whose keys are flag names (with - or _),
 // plus "relays": a list of relay URLs or of mappings with url, max_conns,
-// msgs_per_conn, rate, weight, password_env and password_file.
+// msgs_per_conn, rate, weight, ca, password_env and password_file. Paths are
+// resolved against the file's directory (pathSettings).
 func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]configValue, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -141,10 +144,12 @@ func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]config
 			}
 			for _, item := range v.Content {
 				switch {
+				case item.Kind == yaml.ScalarNode && key == "relay":
+					cv.values = append(cv.values, relayURLRelative(filepath.Dir(path), item.Value))
 				case item.Kind == yaml.ScalarNode:
 					cv.values = append(cv.values, item.Value)
 				case item.Kind == yaml.MappingNode && key == "relay":
-					u, err := relayFromMapping(item, bad, st)
+					u, err := relayFromMapping(item, filepath.Dir(path), bad, st)
 					if err != nil {
 						return nil, err
 					}
@@ -156,14 +161,63 @@ func loadConfig(path string, fs *pflag.FlagSet, st *settings) (map[string]config
 		default:
 			return nil, bad(v, "%s: want a value or a list", k.Value)
 		}
+		if pathSettings[key] {
+			for i, v := range cv.values {
+				cv.values[i] = configRelative(filepath.Dir(path), v, key == "template")
+			}
+		}
 		out[key] = cv
 	}
 	return out, nil
 }
 
+// relayURLRelative resolves a relay URL's ca= file, in a config file in dir.
+func relayURLRelative(dir, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || dir == "." {
+		return raw // ParseRelay reports a bad URL
+	}
+	q := u.Query()
+	ca := q.Get("ca")
+	if ca == "" || filepath.IsAbs(ca) {
+		return raw
+	}
+	q.Set("ca", configRelative(dir, ca, false))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// pathSettings are the settings that name files or directories. In a config
+// file they are relative to the file's directory, so a crontab line works
+// from any directory; on the command line and in MAILER_* they stay
+// relative to the working directory, as a shell user expects.
+var pathSettings = map[string]bool{
+	"list": true, "template": true, "results": true, "suppress": true, "bounces-to": true,
+	"dkim-key": true, "out": true,
+}
+
+// configRelative resolves p, a path in a config file in dir. A template
+// may be a built-in's name, which is kept when dir has no file of that name.
+func configRelative(dir, p string, template bool) string {
+	if p == "" || filepath.IsAbs(p) || dir == "." {
+		return p
+	}
+	if template && !strings.ContainsAny(p, `/\.`) {
+		if _, ok := templates.Lookup(p); ok {
+			if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+				return p
+			}
+		}
+	}
+	if strings.Contains(p, "{{") {
+		return dir + string(filepath.Separator) + p // a date pattern: leave it as written
+	}
+	return filepath.Join(dir, p)
+}
+
 // relayFromMapping turns a relay's mapping into its URL (limits as query
 // parameters, which ParseRelay reads) and notes its password source.
-func relayFromMapping(n *yaml.Node, bad func(*yaml.Node, string, ...any) error, st *settings) (string, error) {
+func relayFromMapping(n *yaml.Node, dir string, bad func(*yaml.Node, string, ...any) error, st *settings) (string, error) {
 	var raw string
 	q := url.Values{}
 	var pw passwordSource
@@ -174,17 +228,19 @@ func relayFromMapping(n *yaml.Node, bad func(*yaml.Node, string, ...any) error, 
 		}
 		switch key := strings.ReplaceAll(strings.ToLower(k.Value), "-", "_"); key {
 		case "url":
-			raw = v.Value
+			raw = relayURLRelative(dir, v.Value)
+		case "ca":
+			q.Set(key, configRelative(dir, v.Value, false))
 		case "max_conns", "msgs_per_conn", "rate", "weight":
 			q.Set(key, v.Value)
 		case "password_env":
 			pw.env = v.Value
 		case "password_file":
-			pw.file = v.Value
+			pw.file = configRelative(dir, v.Value, false)
 		case "password":
 			return "", bad(k, "relay password in the config file refused: use password_file (mode 600) or password_env")
 		default:
-			return "", bad(k, "unknown relay setting %q (known: url, max_conns, msgs_per_conn, rate, weight, password_env, password_file)", k.Value)
+			return "", bad(k, "unknown relay setting %q (known: url, max_conns, msgs_per_conn, rate, weight, ca, password_env, password_file)", k.Value)
 		}
 	}
 	if raw == "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"os"
@@ -89,9 +90,15 @@ func exitCode(err error) int {
 }
 
 func hintFor(err error) string {
-	var es *exitStatus
-	if errors.As(err, &es) {
+	var (
+		es *exitStatus
+		ua x509.UnknownAuthorityError
+	)
+	switch {
+	case errors.As(err, &es):
 		return es.hint
+	case errors.As(err, &ua):
+		return "the relay's certificate is not signed by an authority this system trusts: add ?ca=FILE (a PEM file of its CA) to the relay URL, or set SSL_CERT_FILE"
 	}
 	var rf *sender.RefusedError
 	if errors.As(err, &rf) {

@@ -10,7 +10,7 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build info is shown.
+// otherwise versionString reads the build info.
 var version = ""
 
 func newRootCmd(stdout io.Writer, u *ui) *cobra.Command {
@@ -49,15 +49,51 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print mailer's version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := version
-			if v == "" {
-				v = "(devel)"
-				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-					v = bi.Main.Version
-				}
+			bi, ok := debug.ReadBuildInfo()
+			if !ok {
+				bi = nil
 			}
-			fmt.Fprintf(stdout, "mailer %s\n", v)
+			fmt.Fprintf(stdout, "mailer %s\n", versionString(version, bi))
 			return nil
 		},
 	}
+}
+
+// versionString says which mailer this is: the version set with -ldflags,
+// else the module version (a tag, or the pseudo-version go build derives
+// from the commit since Go 1.24), else the commit from the VCS stamp, with
+// "+dirty" when the work tree had changes; never the bare "(devel)".
+func versionString(ldflags string, bi *debug.BuildInfo) string {
+	if ldflags != "" {
+		return ldflags
+	}
+	if bi == nil {
+		return "unknown (no build information)"
+	}
+	goVersion := ""
+	if bi.GoVersion != "" {
+		goVersion = " (" + bi.GoVersion + ")"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v + goVersion
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return "unknown" + goVersion + ": built without VCS information (-buildvcs=false, or not in a git clone)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += "+dirty"
+	}
+	return rev + goVersion
 }

@@ -67,10 +67,13 @@ func TestScripts(t *testing.T) {
 }
 
 // relay [-reject RE] [-defer RE] [-lost RE] [-slow RE] [-reply SPEC] [-dir DIR] [-smtputf8]
-// starts a test relay on 127.0.0.1:0 for the rest of the script and sets
-// $RELAY to its address. -reply takes what `mailer sink --reply` does. -lost drops the connection after the final dot for
-// matching recipients; -slow delays their RCPT reply by 200ms; -dir stores
-// accepted messages; -smtputf8 offers SMTPUTF8.
+// [-starttls CAFILE | -tls CAFILE] starts a test relay on 127.0.0.1:0 for
+// the rest of the script and sets $RELAY to its address. -reply takes what
+// `mailer sink --reply` does. -lost drops the connection after the final dot
+// for matching recipients; -slow delays their RCPT reply by 200ms; -dir stores
+// accepted messages; -smtputf8 offers SMTPUTF8; -starttls offers STARTTLS and
+// -tls speaks TLS from the first byte, with a certificate for 127.0.0.1 from
+// a new private CA whose PEM goes to CAFILE.
 func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 	var opts relay.Options
 	for i := 0; i < len(args); i++ {
@@ -82,8 +85,15 @@ func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 		if i++; i >= len(args) {
 			ts.Fatalf("relay: %s needs a value", opt)
 		}
-		if opt == "-dir" {
+		switch opt {
+		case "-dir":
 			opts.Dir = ts.MkAbs(args[i])
+			continue
+		case "-starttls", "-tls":
+			srv, caPEM, err := relay.TestCA()
+			ts.Check(err)
+			ts.Check(os.WriteFile(ts.MkAbs(args[i]), caPEM, 0o644))
+			opts.TLS, opts.ImplicitTLS = srv, opt == "-tls"
 			continue
 		}
 		if opt == "-reply" {

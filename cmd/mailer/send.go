@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
+	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
 	"github.com/mailer-dev/mailer/templates"
 	"github.com/spf13/cobra"
@@ -67,7 +68,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 				return err
 			}
 			if o.PrintConfig {
-				return printConfig(stdout, c, st)
+				return printConfig(stdout, c, st, o)
 			}
 			return runSend(c.Context(), o, st, stdout, u)
 		},
@@ -88,7 +89,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 0, "send at most N messages this run (0: all)")
 	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
-	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default this host's name)")
+	f.StringVar(&o.HelloName, "hello-name", "", "name to send in EHLO (default: this host's fully-qualified name, else the template's From domain)")
 	f.StringArrayVar(&o.DomainLimits, "domain-limit", nil, "per-recipient-domain cap `DOMAIN=CONNS[,RATE]`, e.g. gmail.com=5,20/s; repeatable")
 	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG): settings by flag name, plus relays")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print every setting with where it came from (flag, env, config, default) and exit")
@@ -156,7 +157,7 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 	if !o.DryRun {
 		hello := o.HelloName
 		if hello == "" {
-			hello, _ = os.Hostname()
+			hello, _ = defaultHelloName(tmpl)
 		}
 		domains := map[string]sender.DomainLimit{}
 		for _, spec := range o.DomainLimits {
@@ -255,14 +256,25 @@ func expandResultsPath(p string, now time.Time) (string, error) {
 	return b.String(), nil
 }
 
-// printConfig shows every send setting and where its value came from.
-func printConfig(w io.Writer, c *cobra.Command, st *settings) error {
+// printConfig shows every send setting and where its value came from. A
+// default that is worked out at run time (the EHLO name) is shown worked out.
+func printConfig(w io.Writer, c *cobra.Command, st *settings, o *SendOptions) error {
 	for _, name := range flagNames(c.Flags()) {
 		if name == "print-config" {
 			continue
 		}
 		f := c.Flags().Lookup(name)
-		fmt.Fprintf(w, "%s: %s  # %s\n", name, f.Value.String(), st.source[name])
+		v, src := f.Value.String(), st.source[name]
+		if name == "hello-name" && v == "" {
+			var t *render.Template
+			if o.Template != "" {
+				t, _ = loadTemplateWith(o.Template, "print-config", nil)
+			}
+			var why string
+			v, why = defaultHelloName(t)
+			src += ": " + why
+		}
+		fmt.Fprintf(w, "%s: %s  # %s\n", name, v, src)
 	}
 	return nil
 }

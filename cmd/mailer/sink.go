@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 
 	"github.com/emersion/go-smtp"
@@ -22,6 +23,10 @@ type SinkOptions struct {
 	Replies []string
 	// SMTPUTF8 offers the extension (RFC 6531), as most relays do now.
 	SMTPUTF8 bool
+	// AllowRemote lets Listen be an address other machines can reach. The
+	// sink accepts any mail from anyone, so it listens on loopback only
+	// unless asked.
+	AllowRemote bool
 }
 
 func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
@@ -44,10 +49,16 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.StringVar(&o.Defer, "defer", "", "answer 451 4.3.0 to recipients matching this `REGEX`")
 	f.StringArrayVar(&o.Replies, "reply", nil, "answer `STAGE[:REGEX]:CODE [X.Y.Z] [TEXT]` at MAIL, RCPT or DATA (after the dot), to transactions whose sender (MAIL) or recipient matches REGEX (default all), e.g. 'DATA:554 5.7.1 Message rejected as spam'; repeatable, first match wins")
 	f.BoolVar(&o.SMTPUTF8, "smtputf8", false, "offer SMTPUTF8, so addresses with a non-ASCII local part are accepted")
+	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address other machines can reach (the sink accepts any mail)")
 	return cmd
 }
 
 func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error {
+	if !o.AllowRemote {
+		if err := loopbackOnly(o.Listen); err != nil {
+			return &usageError{msg: fmt.Sprintf("--listen %s: %v", o.Listen, err)}
+		}
+	}
 	var rules []*relay.Rule
 	for _, spec := range o.Replies {
 		r, err := relay.ParseReply(spec)
@@ -87,4 +98,24 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 	s.Close()
 	fmt.Fprintf(stdout, "sink: %d messages accepted, %d recipients refused, %d connections\n", s.Accepted(), s.Refused(), s.Conns())
 	return nil
+}
+
+// loopbackOnly accepts a listen address whose host is a loopback IP or
+// localhost. An empty host, 0.0.0.0 or :: listen on every interface.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	what := host
+	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		what = "every interface"
+	}
+	return fmt.Errorf("the sink accepts any mail from anyone who can connect, so it listens on loopback only (127.0.0.1, ::1 or localhost), not on %s: pass --allow-remote to listen there anyway", what)
 }

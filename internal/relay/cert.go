@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
 	"time"
@@ -17,6 +18,18 @@ import (
 // client config that trusts only that authority, so tests verify
 // certificates for real instead of skipping verification.
 func TestTLS() (server, client *tls.Config, err error) {
+	server, caPEM, err := TestCA()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return server, &tls.Config{RootCAs: pool}, nil
+}
+
+// TestCA is TestTLS with the authority's certificate as PEM, for a client
+// that reads it from a file (a relay URL's ca=FILE, SSL_CERT_FILE).
+func TestCA() (server *tls.Config, caPEM []byte, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -57,9 +70,6 @@ func TestTLS() (server, client *tls.Config, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
 	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{RootCAs: pool}
-	return server, client, nil
+	return server, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), nil
 }
