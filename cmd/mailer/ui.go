@@ -49,6 +49,8 @@ func (u *ui) info(msg string, attrs ...any) { u.log(slog.LevelInfo, "", msg, att
 
 func (u *ui) errorf(msg string, attrs ...any) { u.log(slog.LevelError, "error: ", msg, attrs...) }
 
+func (u *ui) warn(msg string, attrs ...any) { u.log(slog.LevelWarn, "warning: ", msg, attrs...) }
+
 func (u *ui) hint(msg string) { u.log(slog.LevelInfo, "hint: ", msg, "kind", "hint") }
 
 func (u *ui) log(level slog.Level, prefix, msg string, attrs ...any) {
