@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/mailer-dev/mailer/internal/safetext"
 	"golang.org/x/net/idna"
 )
 
@@ -25,6 +26,11 @@ func parseAddress(cell string) (address, error) {
 	s := strings.TrimSpace(cell)
 	if s == "" {
 		return address{}, errors.New("no address")
+	}
+	if !safetext.Safe(s) {
+		// net/mail lets C1 controls and bidi overrides through in a UTF-8
+		// local part: no mailbox has them, and they would reach terminals.
+		return address{}, fmt.Errorf("%q: control or bidirectional-override character", s)
 	}
 	if strings.ContainsAny(s, ",;") {
 		return address{}, fmt.Errorf("%q: one address per cell", s)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/render"
 )
 
@@ -70,6 +71,9 @@ func (g *Group) add(e Example) {
 	if len(g.Examples) < maxExamples {
 		g.Examples = append(g.Examples, Example{})
 	}
+	// What check shows comes from the list: cells, and the From a row
+	// renders. Verdicts are escaped already; this is the last stop.
+	e.Email, e.Detail = safetext.String(e.Email), safetext.String(e.Detail)
 	copy(g.Examples[i+1:], g.Examples[i:])
 	g.Examples[i] = e
 }
@@ -140,7 +144,7 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		}
 		g := froms[m.From]
 		if g == nil && len(froms) < 100 {
-			g = &Group{Kind: m.From}
+			g = &Group{Kind: safetext.String(m.From)}
 			froms[m.From] = g
 		}
 		if g != nil {
@@ -193,7 +197,7 @@ func (gs groups) renderGroup(reason string) *Group {
 func (gs groups) get(kind string) *Group {
 	g := gs[kind]
 	if g == nil {
-		g = &Group{Kind: kind}
+		g = &Group{Kind: safetext.String(kind)}
 		gs[kind] = g
 	}
 	return g

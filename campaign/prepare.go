@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/render"
 )
 
@@ -95,7 +96,10 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		addr, aerr = parseAddress(cell)
 	}
 	if aerr != nil {
-		addr.wire = clip(oneLine(cell)) // a record must stay on one line
+		// A record must stay on one line, and what is shown of a bad cell
+		// (results, check, preview) must not act on a terminal. The key is
+		// taken from the same text, so a resume finds it in the results.
+		addr.wire = clip(safetext.String(oneLine(cell)))
 		addr.key = keyOf(addr.wire)
 	}
 	d := digestOf(addr.key)
@@ -144,7 +148,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 func renderVerdict(t *render.Template, buf *bytes.Buffer, v *Verdict) {
 	m, err := t.Render(buf, v.Recipient)
 	if err != nil {
-		v.Status, v.Problem, v.Reason = Invalid, ProblemRender, oneLine(err.Error())
+		v.Status, v.Problem, v.Reason = Invalid, ProblemRender, safetext.String(oneLine(err.Error()))
 		return
 	}
 	v.Message = m

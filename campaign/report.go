@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
 // Report is what a results CSV says about a campaign. A recipient retried
@@ -128,7 +130,7 @@ func BuildReport(path string) (*Report, error) {
 			tally(enhanced, r.EnhancedCode, r.Message)
 		}
 		if sent {
-			d := domainOf(r.Email)
+			d := safetext.String(domainOf(r.Email))
 			dc := domains[d]
 			if dc == nil {
 				dc = &DomainCount{Domain: d}
@@ -154,7 +156,7 @@ func BuildReport(path string) (*Report, error) {
 	}
 	for s, c := range counts { // statuses this version does not know
 		if !knownStatus(s) {
-			rep.Statuses = append(rep.Statuses, StatusCount{Status: s, Count: c, Share: ratio(c, rep.Recipients)})
+			rep.Statuses = append(rep.Statuses, StatusCount{Status: Status(safetext.String(string(s))), Count: c, Share: ratio(c, rep.Recipients)})
 		}
 	}
 	rep.DeliveryRate = ratio(counts[Delivered], rep.Sent)
@@ -206,7 +208,9 @@ func knownStatus(s Status) bool {
 func tally(m map[string]*CodeCount, code, msg string) {
 	c := m[code]
 	if c == nil {
-		c = &CodeCount{Code: code, Sample: msg}
+		// Text from a results file is shown to people: an old file (or one
+		// edited by hand) may hold what a relay sent raw.
+		c = &CodeCount{Code: safetext.String(code), Sample: safetext.String(msg)}
 		m[code] = c
 	}
 	c.Count++

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gocarina/gocsv"
+	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/sender"
 )
 
@@ -191,8 +192,11 @@ func (e *WriteError) Error() string { return fmt.Sprintf("results %s: %v", e.Pat
 func (e *WriteError) Unwrap() error { return e.Err }
 
 func (w *resultsWriter) write(r *Record) error {
-	r.Email = neutralise(r.Email)
-	r.Message = neutralise(r.Message)
+	r.Email = neutralise(safetext.String(r.Email))
+	r.Message = neutralise(safetext.String(r.Message))
+	r.EnhancedCode = safetext.String(r.EnhancedCode)
+	r.Relay = safetext.String(r.Relay)
+	r.EnvelopeFrom = safetext.String(r.EnvelopeFrom)
 	w.one[0] = r
 	if err := gocsv.MarshalCSVWithoutHeaders(w.one, w.cw); err != nil {
 		return &WriteError{Path: w.path, Err: err}
@@ -244,7 +248,9 @@ func (w *resultsWriter) close() error {
 }
 
 // neutralise stops a spreadsheet from reading a cell as a formula (OWASP
-// "CSV injection"): text from relays and lists must stay text.
+// "CSV injection"): text from relays and lists must stay text. write first
+// escapes control characters (safetext), so a cell never carries a terminal
+// escape sequence to whoever prints the file.
 func neutralise(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
 		return "'" + s // a leading ' is doubled too, so it reads back exactly

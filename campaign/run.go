@@ -50,6 +50,9 @@ type Options struct {
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
 	Progress func(Progress)
+	// Warn, when set, is told of what bulk receivers punish and a run can
+	// see before sending (kind is one of check's Warn* kinds), once each.
+	Warn func(kind, msg string)
 }
 
 // Progress is how far a run has got.
@@ -123,6 +126,10 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 		return nil, err
 	}
 	fingerprint := "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
+	if o.Warn != nil && info.Rows > DefaultUnsubscribeRows && !o.Template.HasListUnsubscribe() {
+		// As check warns: bulk receivers require one-click unsubscribe.
+		o.Warn(WarnNoUnsubscribe, fmt.Sprintf("%d rows and no List-Unsubscribe header in the messages: Gmail and Yahoo require one-click unsubscribe (RFC 8058) from senders of bulk mail", info.Rows))
+	}
 	supp, err := loadSuppressions(o.Suppress)
 	if err != nil {
 		return nil, err

@@ -70,6 +70,9 @@ func (e *RowError) Unwrap() error { return e.Err }
 func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	buf.Reset()
 	var sb strings.Builder
+	if strings.ContainsAny(r.Name, "\r\n") {
+		return nil, &RowError{"To", errors.New("the display name contains a line break (header injection refused)")}
+	}
 	// One budget for all the template output of the message: execution
 	// stops as soon as it passes the limit.
 	limit := t.opts.MaxMessageBytes
@@ -100,24 +103,33 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 			return nil, &RowError{hd.name, execErr(err)}
 		}
 		v := strings.TrimSpace(sb.String())
+		at := func(err error) error { return err }
+		if hd.name == "From" { // the envelope sender: say where it is written
+			at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
+		}
 		if strings.ContainsAny(v, "\r\n") {
-			return nil, &RowError{hd.name, errors.New("value contains a line break (header injection refused)")}
+			return nil, &RowError{hd.name, at(errors.New("value contains a line break (header injection refused)"))}
 		}
 		switch {
 		case addressHeaders[hd.name]:
 			if v == "" {
 				if hd.name == "From" {
-					return nil, &RowError{hd.name, errors.New("renders empty")}
+					return nil, &RowError{hd.name, at(errors.New("renders empty"))}
 				}
 				continue
 			}
 			list, err := mail.ParseAddressList(v)
 			if err != nil {
-				return nil, &RowError{hd.name, fmt.Errorf("%q: %v", v, err)}
+				return nil, &RowError{hd.name, at(fmt.Errorf("%q: %v", v, err))}
+			}
+			if hd.name == "From" {
+				if err := oneFrom(v, list); err != nil {
+					return nil, &RowError{hd.name, at(err)}
+				}
 			}
 			for _, a := range list {
 				if a.Address, err = toASCIIDomain(a.Address); err != nil {
-					return nil, &RowError{hd.name, err}
+					return nil, &RowError{hd.name, at(err)}
 				}
 				m.UTF8 = m.UTF8 || !isASCII(a.Address)
 			}
@@ -212,6 +224,20 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	m.Data = buf.Bytes()
 	return m, nil
+}
+
+// oneFrom refuses a From that is not exactly one address. RFC 5322 section
+// 3.6.2 allows several authors only with a Sender field, receivers treat
+// it as a sign of spoofing (DMARC cannot align it), and the envelope sender
+// is taken from it; a group ("name:;") has none.
+func oneFrom(v string, list []*mail.Address) error {
+	switch len(list) {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("%q holds no address", v)
+	}
+	return fmt.Errorf("%q is %d addresses; a message has one From address", v, len(list))
 }
 
 // writeBodies writes the MIME structure: the text and/or html body, inside

@@ -137,7 +137,9 @@ func TestRowErrors(t *testing.T) {
 		{"missing field in html", "From: a@b.example\nSubject: Hi\n\n{{define \"html\"}}<p>{{.x}}</p>{{end}}", map[string]string{}, `html: the list has no column named x`},
 		{"header injection LF", "From: a@b.example\nSubject: Hi {{.s}}\n\nbody\n", map[string]string{"s": "x\nBcc: victim@example.com"}, "Subject: value contains a line break"},
 		{"header injection CR", "From: a@b.example\nSubject: Hi {{.s}}\n\nbody\n", map[string]string{"s": "x\rBcc: victim@example.com"}, "Subject: value contains a line break"},
-		{"injection in From", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": "a@b.example\r\nBcc: v@example.com"}, "From: value contains a line break"},
+		{"injection in From", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": "a@b.example\r\nBcc: v@example.com"}, "From: value contains a line break (header injection refused) (template line 1)"},
+		{"two From addresses", "Subject: Hi\nFrom: {{.f}}\n\nbody\n", map[string]string{"f": "a@b.example, victim@example.com"}, `From: "a@b.example, victim@example.com" is 2 addresses; a message has one From address (template line 2)`},
+		{"From group", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": "undisclosed:;"}, `From: "undisclosed:;" holds no address (template line 1)`},
 		{"empty From", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": ""}, "From: renders empty"},
 		{"bad From", "From: {{.f}}\nSubject: Hi\n\nbody\n", map[string]string{"f": "not an address"}, "From: \"not an address\""},
 		{"bad date", "From: a@b.example\nSubject: {{date \"Jan 2\" .d}}\n\nbody\n", map[string]string{"d": "soon"}, `is not a date`},
@@ -164,6 +166,23 @@ func TestRowErrors(t *testing.T) {
 	}
 }
 
+// TestDisplayNameLineBreak: a name column with a line break is refused
+// like a header value, whatever net/mail would make of it.
+func TestDisplayNameLineBreak(t *testing.T) {
+	tm, err := Parse("t.tmpl", []byte("From: a@b.example\nSubject: Hi\n\nbody\n"), fixedOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Ann\r\nBcc: victim@example.com", "Ann\nLee", "Ann\rLee"} {
+		var buf bytes.Buffer
+		_, err := tm.Render(&buf, Recipient{Address: "r@example.com", Name: name})
+		var re *RowError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "To: the display name contains a line break") {
+			t.Errorf("name %q: got %v, want a RowError about the line break", name, err)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, src, want string }{
 		{"no blank line", "From: a@b.example\nSubject: x", "t.tmpl:2: no blank line"},
@@ -174,6 +193,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad header template", "From: a@b.example\nSubject: {{.x\n\nbody", "t.tmpl:2: Subject:"},
 		{"bad body template", "From: a@b.example\n\nline one\n{{if}}\n", "t.tmpl: body: line 4:"},
 		{"text outside blocks", "From: a@b.example\n\nstray\n{{define \"text\"}}x{{end}}", "text outside"},
+		{"static From, two addresses", "Subject: x\nFrom: News <a@b.example>, c@d.example\n\nbody", `t.tmpl:2: From: "News <a@b.example>, c@d.example" is 2 addresses; a message has one From address`},
+		{"static From group", "From: undisclosed:;\n\nbody", `t.tmpl:1: From: "undisclosed:;" holds no address`},
+		{"static From empty", "Subject: x\nFrom:\n\nbody", `t.tmpl:2: From: renders empty`},
+		{"static From bad", "From: not an address\n\nbody", `t.tmpl:1: From: "not an address"`},
+		{"no body", "From: a@b.example\nSubject: x\n", "t.tmpl:2: the header block is not followed by a body"},
+		{"blank body", "From: a@b.example\nSubject: x\n\n  \n\n", "t.tmpl:3: the header block is not followed by a body"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

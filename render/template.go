@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
@@ -194,6 +195,11 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{name, h.line, fmt.Sprintf("%s: %v", h.name, cleanTemplateErr(err))}
 		}
 		h.tmpl = tm
+		if h.name == "From" {
+			if err := checkStaticFrom(tm); err != nil {
+				return nil, &ParseError{name, h.line, "From: " + err.Error()}
+			}
+		}
 		if h.name == attachHeader {
 			attach, attachVals = append(attach, h), append(attachVals, vals[i])
 			continue
@@ -212,6 +218,13 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 
 	body, used := rewriteUnsubscribe(strings.Join(lines[bodyStart:], "\n"))
+	if strings.TrimSpace(body) == "" {
+		// Every recipient would get an empty message: surely a template
+		// cut short. Name the blank line, or the last header when the file
+		// ends with the header block.
+		line := min(bodyStart, strings.Count(s, "\n"))
+		return nil, &ParseError{name, line, "the header block is not followed by a body (a blank line, then the text or the {{define}} blocks)"}
+	}
 	if usesUnsub = usesUnsub || used; usesUnsub && t.unsub == nil {
 		return nil, &ParseError{File: name, Msg: "the template uses {{unsubscribe_url}} but no unsubscribe URL is configured (--unsubscribe-url)"}
 	}
@@ -246,6 +259,20 @@ func (t *Template) Fingerprint() string { return hex.EncodeToString(t.sum[:]) }
 // Name is the name the template was parsed under.
 func (t *Template) Name() string { return t.name }
 
+// HasListUnsubscribe reports whether messages carry List-Unsubscribe: from
+// Options.Unsubscribe, or written in the template.
+func (t *Template) HasListUnsubscribe() bool {
+	if t.unsub != nil {
+		return true
+	}
+	for _, h := range t.headers {
+		if h.name == "List-Unsubscribe" {
+			return true
+		}
+	}
+	return false
+}
+
 // HeaderNames lists the header names the template sets, in order.
 func (t *Template) HeaderNames() []string {
 	names := make([]string, len(t.headers))
@@ -278,6 +305,32 @@ func (t *Template) FromDomain() string {
 		return addr[strings.LastIndexByte(addr, '@')+1:]
 	}
 	return ""
+}
+
+// checkStaticFrom checks a From written as plain text (no {{...}}) once, at
+// parse time, with the rules Render applies to every row: a bad From is
+// the template's mistake, not each row's.
+func checkStaticFrom(tm *template.Template) error {
+	var b strings.Builder
+	if tm.Tree == nil || tm.Tree.Root == nil {
+		return errors.New("renders empty")
+	}
+	for _, n := range tm.Tree.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok {
+			return nil // depends on the row: checked per row
+		}
+		b.Write(tn.Text)
+	}
+	v := strings.TrimSpace(b.String())
+	if v == "" {
+		return errors.New("renders empty")
+	}
+	list, err := mail.ParseAddressList(v)
+	if err != nil {
+		return fmt.Errorf("%q: %v", v, err)
+	}
+	return oneFrom(v, list)
 }
 
 func blank(tr *parse.Tree) bool {

@@ -40,22 +40,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 // notifyContext cancels the returned context at the first SIGINT or
 // SIGTERM, so the run stops taking new recipients and records what is in
 // flight. A second signal exits at once. caught reports the first signal.
+//
+// Nothing stands between the second signal and the exit: the run is
+// cancelled, and the second signal awaited, before the notice is printed,
+// because a write to stderr can block for good (a full pipe nobody reads,
+// a terminal paused with Ctrl-S) and would otherwise swallow both the
+// stop and the way out.
 func notifyContext(parent context.Context, u *ui) (ctx context.Context, stop func(), caught func() os.Signal) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	first := make(chan os.Signal, 1)
+	noticed := make(chan struct{}) // closed once the notice is printed
 	go func() {
 		sig, ok := <-ch
 		if !ok {
 			return
 		}
 		first <- sig
-		u.info(fmt.Sprintf("%v: stopping (send it again to quit at once)", sig), "signal", sig.String())
 		cancel()
-		if sig, ok := <-ch; ok {
-			os.Exit(signalCode(sig))
-		}
+		go func() {
+			if sig, ok := <-ch; ok {
+				os.Exit(signalCode(sig))
+			}
+		}()
+		u.info(fmt.Sprintf("%v: stopping (send it again to quit at once)", sig), "signal", sig.String())
+		close(noticed)
 	}()
 	var got os.Signal
 	return ctx, func() {
@@ -66,6 +76,7 @@ func notifyContext(parent context.Context, u *ui) (ctx context.Context, stop fun
 			if got == nil {
 				select {
 				case got = <-first:
+					<-noticed // the notice comes before what the run says last
 				default:
 				}
 			}

@@ -49,6 +49,13 @@ type SendOptions struct {
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 }
 
+// maxConcurrency bounds --concurrency. Each connection is a socket, a file
+// descriptor and two goroutines; relays cap connections per client far
+// lower (Postfix's smtpd_client_connection_count_limit is 50), so more
+// than this is a typo (an extra 0) that would only open sockets the relay
+// refuses, and could run out of file descriptors.
+const maxConcurrency = 1000
+
 func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	o := &SendOptions{}
 	cmd := &cobra.Command{
@@ -81,7 +88,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.BoolVar(&o.DryRun, "dry-run", false, "render and check every row, write the results, send nothing")
 	f.StringVar(&o.Rate, "rate", "", "global rate limit: N/s, N/m or N/h (default unlimited)")
 	f.IntVar(&o.Burst, "burst", 1, "messages the rate limit lets through at once")
-	f.IntVar(&o.Concurrency, "concurrency", 4, "SMTP connections in total")
+	f.IntVar(&o.Concurrency, "concurrency", 4, fmt.Sprintf("SMTP connections in total (at most %d)", maxConcurrency))
 	f.IntVar(&o.MaxAttempts, "max-attempts", 3, "tries per message for temporary failures (4xx, network)")
 	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column: never sent to; repeatable")
 	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
@@ -109,6 +116,9 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 	}
 	if o.Concurrency < 1 || o.MaxAttempts < 1 || o.Burst < 1 || o.Limit < 0 {
 		return &usageError{msg: "--concurrency, --max-attempts and --burst must be at least 1, --limit at least 0"}
+	}
+	if o.Concurrency > maxConcurrency {
+		return &usageError{msg: fmt.Sprintf("--concurrency %d: at most %d connections (relays accept far fewer from one client; Postfix's default is 50)", o.Concurrency, maxConcurrency)}
 	}
 	if o.Results == "" {
 		o.Results = "results.csv"
@@ -192,6 +202,12 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
 		Envelope: envelope,
 		Progress: prog.update,
+		Warn: func(kind, msg string) {
+			if kind == campaign.WarnNoUnsubscribe {
+				msg += " (give --unsubscribe-url; mailer check lists every warning)"
+			}
+			u.warn(msg, "kind", "warning", "warning", kind)
+		},
 	}, s)
 	prog.finish()
 	if sum != nil {

@@ -5,11 +5,15 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+
+	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
 // ui is the one place messages to people are printed (stderr): as
 // "mailer: ..." lines, or with --log-format json as one JSON object per
-// line for log collectors. stdout carries results only.
+// line for log collectors. stdout carries results only. Messages often quote
+// a relay or a list, so control characters are escaped (safetext) before
+// they reach a terminal or a log.
 type ui struct {
 	mu   sync.Mutex
 	w    io.Writer
@@ -45,9 +49,17 @@ func (u *ui) info(msg string, attrs ...any) { u.log(slog.LevelInfo, "", msg, att
 
 func (u *ui) errorf(msg string, attrs ...any) { u.log(slog.LevelError, "error: ", msg, attrs...) }
 
+func (u *ui) warn(msg string, attrs ...any) { u.log(slog.LevelWarn, "warning: ", msg, attrs...) }
+
 func (u *ui) hint(msg string) { u.log(slog.LevelInfo, "hint: ", msg, "kind", "hint") }
 
 func (u *ui) log(level slog.Level, prefix, msg string, attrs ...any) {
+	msg = safetext.String(msg)
+	for i, a := range attrs {
+		if s, ok := a.(string); ok {
+			attrs[i] = safetext.String(s)
+		}
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.json != nil {

@@ -54,6 +54,10 @@ type Rule struct {
 	fired atomic.Int64
 }
 
+// Fired is how many times the rule matched (a stalled session counts as
+// soon as its stall begins), so a test can wait for the moment it scripted.
+func (r *Rule) Fired() int64 { return r.fired.Load() }
+
 // Options configure a Server.
 type Options struct {
 	// Dir, when set, receives every accepted message as an .eml file.
@@ -288,7 +292,7 @@ func (se *session) apply(stage, rcpt string) error {
 		if r.Stage != stage || !r.Match.MatchString(rcpt) {
 			continue
 		}
-		if r.Times > 0 && r.fired.Add(1) > int64(r.Times) {
+		if n := r.fired.Add(1); r.Times > 0 && n > int64(r.Times) {
 			continue
 		}
 		switch r.Action {
