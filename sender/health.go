@@ -8,6 +8,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// An upstream's health is a circuit breaker and a rate. The breaker opens
+// (the relay is out of the pool until r.down) on refused connections or
+// repeated 421s, for a period that doubles each time, and for good on
+// refusals of the sender; a working transaction closes it. The rate is
+// halved on throttling replies and recovers in calm seconds.
+
+// downUntil is when the relay comes back into the pool (zero or past: in).
 func (r *upstream) downUntil() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()

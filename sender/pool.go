@@ -131,31 +131,10 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 		p.window = newWindow(int(opts.Rate) + opts.Burst)
 	}
 	for name, dl := range opts.Domains {
-		d := &domain{}
-		if dl.MaxConns > 0 {
-			d.slots = make(chan struct{}, dl.MaxConns)
-		}
-		if dl.Rate > 0 {
-			d.limiter = rate.NewLimiter(dl.Rate, 1)
-		}
-		p.domains[strings.ToLower(name)] = d
+		p.domains[strings.ToLower(name)] = newDomain(dl)
 	}
 	for _, rc := range relays {
-		n := rc.MaxConns
-		if n <= 0 {
-			n = opts.MaxConns
-		}
-		if rc.Weight <= 0 {
-			rc.Weight = 1
-		}
-		r := &upstream{cfg: rc, index: len(p.relays), pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
-		r.base = rate.Inf
-		if rc.Rate > 0 {
-			r.base = rc.Rate
-		}
-		r.limiter = rate.NewLimiter(r.base, 1)
-		r.limited.Store(rc.Rate > 0)
-		p.relays = append(p.relays, r)
+		p.relays = append(p.relays, newUpstream(p, len(p.relays), rc))
 	}
 	return p, nil
 }

@@ -18,11 +18,24 @@ type DomainLimit struct {
 	Rate rate.Limit
 }
 
+// domain is the shaping state of one recipient domain with a DomainLimit.
 type domain struct {
 	slots   chan struct{} // nil: no cap
 	limiter *rate.Limiter // nil: no limit
 }
 
+func newDomain(dl DomainLimit) *domain {
+	d := &domain{}
+	if dl.MaxConns > 0 {
+		d.slots = make(chan struct{}, dl.MaxConns)
+	}
+	if dl.Rate > 0 {
+		d.limiter = rate.NewLimiter(dl.Rate, 1)
+	}
+	return d
+}
+
+// domain returns the shaping state of rcpt's domain, nil when it has no limit.
 func (p *Pool) domain(rcpt string) *domain {
 	if len(p.domains) == 0 {
 		return nil

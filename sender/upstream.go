@@ -11,7 +11,8 @@ import (
 )
 
 // upstream is one relay's connections (idle ones ready for reuse, and slots
-// that cap how many exist at once) and its health.
+// that cap how many exist at once) and its health (health.go: the circuit
+// breaker, refusals, throttling and recovery).
 type upstream struct {
 	cfg     Relay
 	index   int
@@ -40,6 +41,26 @@ type upstream struct {
 	raised    time.Time // last step of recovery
 	lastCount int64     // sent at the last rate observation
 	lastAt    time.Time
+}
+
+// newUpstream makes the index'th relay of p, with the pool's defaults for
+// what rc leaves unset.
+func newUpstream(p *Pool, index int, rc Relay) *upstream {
+	n := rc.MaxConns
+	if n <= 0 {
+		n = p.opts.MaxConns
+	}
+	if rc.Weight <= 0 {
+		rc.Weight = 1
+	}
+	r := &upstream{cfg: rc, index: index, pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
+	r.base = rate.Inf
+	if rc.Rate > 0 {
+		r.base = rc.Rate
+	}
+	r.limiter = rate.NewLimiter(r.base, 1)
+	r.limited.Store(rc.Rate > 0)
+	return r
 }
 
 // get returns an idle connection, or dials a new one when under the cap,
