@@ -136,10 +136,32 @@ type trackConn struct {
 	mu       sync.Mutex
 	writeErr error
 	limit    time.Time
+	// log, when the pool keeps a transcript, learns from every read and
+	// write which side speaks (debug.go).
+	log *debugConn
+}
+
+func (t *trackConn) Read(b []byte) (int, error) {
+	n, err := t.Conn.Read(b)
+	if t.log != nil && n > 0 {
+		t.log.FromServer(b[:n])
+	}
+	return n, err
+}
+
+func (t *trackConn) Close() error {
+	err := t.Conn.Close()
+	if t.log != nil {
+		t.log.Close()
+	}
+	return err
 }
 
 func (t *trackConn) Write(b []byte) (int, error) {
 	n, err := t.Conn.Write(b)
+	if t.log != nil && n > 0 {
+		t.log.FromClient(b[:n])
+	}
 	if err != nil {
 		t.mu.Lock()
 		t.writeErr = err

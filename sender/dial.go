@@ -13,20 +13,22 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
+// dial opens a connection to r: TCP, TLS or STARTTLS, EHLO and AUTH.
 func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	o := r.pool.opts
 	r.pool.dials.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
+	log := r.pool.transcript.conn(r.cfg)
 	d := net.Dialer{}
 	nc, err := d.DialContext(ctx, "tcp", r.cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", r.cfg.Name, err)
+		return nil, log.end(fmt.Errorf("connect %s: %w", r.cfg.Name, err))
 	}
 	// go-smtp takes no context and arms its own deadline per command;
 	// trackConn clamps them all to one limit for the whole handshake, and
 	// a cancelled ctx pulls that limit to now.
-	tc := &trackConn{Conn: nc}
+	tc := &trackConn{Conn: nc, log: log}
 	tc.setLimit(time.Now().Add(o.ConnectTimeout))
 	stop := context.AfterFunc(ctx, tc.abort)
 	defer stop()
@@ -34,11 +36,11 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 		nc.Close()
 		if re := replyError(stage, err); re != nil {
 			if stage == "AUTH" && re.Code/100 == 5 { // wrong user or password, most often
-				return nil, &RefusedError{Relay: r.cfg.Name, Reply: re}
+				return nil, log.end(&RefusedError{Relay: r.cfg.Name, Reply: re})
 			}
-			return nil, fmt.Errorf("%s: %w", r.cfg.Name, re)
+			return nil, log.end(fmt.Errorf("%s: %w", r.cfg.Name, re))
 		}
-		return nil, fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err)
+		return nil, log.end(fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err))
 	}
 	cfg := r.tlsConfig()
 	var sc *smtp.Client
@@ -60,8 +62,14 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	default:
 		sc = smtp.NewClient(tc)
 	}
+	if log != nil {
+		sc.DebugWriter = log // plain SMTP after TLS; the bytes before come from tc
+	}
 	if err := sc.Hello(o.HelloName); err != nil {
 		return fail("EHLO", err)
+	}
+	if st, ok := sc.TLSConnectionState(); ok && log != nil {
+		log.Note("%s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
 	if r.cfg.Username != "" {
 		if _, isTLS := sc.TLSConnectionState(); !isTLS {

@@ -3,12 +3,14 @@ package sender
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mailer-dev/mailer/internal/transcript"
 	"golang.org/x/time/rate"
 )
 
@@ -45,6 +47,12 @@ type Options struct {
 	// AUTH [30s]. CommandTimeout covers each later command [60s] and
 	// DataTimeout the body and the reply after the final dot [5m].
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+	// Debug, when set, receives the SMTP transcript of every connection,
+	// each line prefixed with the connection's number and direction, the
+	// AUTH exchange and message bodies left out (package
+	// internal/transcript). Lines are written whole, one at a time; an
+	// error writing them does not stop sending.
+	Debug io.Writer
 }
 
 func (o *Options) defaults() {
@@ -111,6 +119,8 @@ type Pool struct {
 	dials   atomic.Int64
 	open    atomic.Int64
 	mu      sync.Mutex // guards the relays' weighted round-robin state
+	// transcript is the SMTP transcript of Options.Debug (nil: none).
+	transcript *debugLog
 	// changed is closed and replaced whenever a relay's health changes, to
 	// wake Sends waiting for one to come back.
 	changed chan struct{}
@@ -126,6 +136,9 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	}
 	opts.defaults()
 	p := &Pool{opts: opts, changed: make(chan struct{}), domains: map[string]*domain{}}
+	if opts.Debug != nil {
+		p.transcript = &debugLog{transcript.New(opts.Debug)}
+	}
 	if opts.Rate > 0 {
 		p.limiter = rate.NewLimiter(opts.Rate, opts.Burst)
 		p.window = newWindow(int(opts.Rate) + opts.Burst)
