@@ -13,6 +13,7 @@
 //	health.go    an upstream's health: the circuit breaker, refusals, throttling and recovery
 //	dial.go      opening a connection: TCP, TLS or STARTTLS, EHLO, AUTH
 //	conn.go      conn: one SMTP session and its mail transaction (send); trackConn under it
+//	debug.go     the SMTP transcript of Options.Debug (internal/transcript)
 //	shaping.go   per-domain limits and the rate window
 //	relay.go     Relay, Security and ParseRelay (the relay URL)
 //	parse.go     ParseRate and ParseDomainLimit
