@@ -2,19 +2,15 @@ package sender
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	"github.com/mailer-dev/mailer/internal/transcript"
 	"golang.org/x/time/rate"
 )
 
@@ -51,15 +47,12 @@ type Options struct {
 	// AUTH [30s]. CommandTimeout covers each later command [60s] and
 	// DataTimeout the body and the reply after the final dot [5m].
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
-}
-
-// DomainLimit caps the traffic to one recipient domain.
-type DomainLimit struct {
-	// MaxConns is how many transactions for the domain may be in flight at
-	// once over all relays (0: no cap).
-	MaxConns int
-	// Rate is the domain's messages per second (0: no limit).
-	Rate rate.Limit
+	// Debug, when set, receives the SMTP transcript of every connection,
+	// each line prefixed with the connection's number and direction, the
+	// AUTH exchange and message bodies left out (package
+	// internal/transcript). Lines are written whole, one at a time; an
+	// error writing them does not stop sending.
+	Debug io.Writer
 }
 
 func (o *Options) defaults() {
@@ -126,14 +119,11 @@ type Pool struct {
 	dials   atomic.Int64
 	open    atomic.Int64
 	mu      sync.Mutex // guards the relays' weighted round-robin state
+	// transcript is the SMTP transcript of Options.Debug (nil: none).
+	transcript *debugLog
 	// changed is closed and replaced whenever a relay's health changes, to
 	// wake Sends waiting for one to come back.
 	changed chan struct{}
-}
-
-type domain struct {
-	slots   chan struct{} // nil: no cap
-	limiter *rate.Limiter // nil: no limit
 }
 
 // New makes a pool. It opens no connection until Probe or Send.
@@ -146,36 +136,18 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	}
 	opts.defaults()
 	p := &Pool{opts: opts, changed: make(chan struct{}), domains: map[string]*domain{}}
+	if opts.Debug != nil {
+		p.transcript = &debugLog{transcript.New(opts.Debug)}
+	}
 	if opts.Rate > 0 {
 		p.limiter = rate.NewLimiter(opts.Rate, opts.Burst)
 		p.window = newWindow(int(opts.Rate) + opts.Burst)
 	}
 	for name, dl := range opts.Domains {
-		d := &domain{}
-		if dl.MaxConns > 0 {
-			d.slots = make(chan struct{}, dl.MaxConns)
-		}
-		if dl.Rate > 0 {
-			d.limiter = rate.NewLimiter(dl.Rate, 1)
-		}
-		p.domains[strings.ToLower(name)] = d
+		p.domains[strings.ToLower(name)] = newDomain(dl)
 	}
 	for _, rc := range relays {
-		n := rc.MaxConns
-		if n <= 0 {
-			n = opts.MaxConns
-		}
-		if rc.Weight <= 0 {
-			rc.Weight = 1
-		}
-		r := &upstream{cfg: rc, index: len(p.relays), pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
-		r.base = rate.Inf
-		if rc.Rate > 0 {
-			r.base = rc.Rate
-		}
-		r.limiter = rate.NewLimiter(r.base, 1)
-		r.limited.Store(rc.Rate > 0)
-		p.relays = append(p.relays, r)
+		p.relays = append(p.relays, newUpstream(p, len(p.relays), rc))
 	}
 	return p, nil
 }
@@ -208,12 +180,6 @@ func (p *Pool) Probe(ctx context.Context) error {
 	}
 	return nil
 }
-
-// UnavailableError means no relay could be used.
-type UnavailableError struct{ Err error }
-
-func (e *UnavailableError) Error() string { return "no relay available: " + e.Err.Error() }
-func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Close ends every idle connection with QUIT. Call it after the last Send;
 // connections still in use by a Send are closed when it returns them.
@@ -325,17 +291,6 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		}
 		last = res
 	}
-}
-
-func (p *Pool) domain(rcpt string) *domain {
-	if len(p.domains) == 0 {
-		return nil
-	}
-	i := strings.LastIndexByte(rcpt, '@')
-	if i < 0 {
-		return nil
-	}
-	return p.domains[strings.ToLower(rcpt[i+1:])]
 }
 
 // attempt makes one try on one connection of r. A connection reused from
@@ -499,556 +454,5 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// upstream is one relay's connections (idle ones ready for reuse, and slots
-// that cap how many exist at once) and its health.
-type upstream struct {
-	cfg     Relay
-	index   int
-	pool    *Pool
-	idle    chan *conn
-	slots   chan struct{}
-	closed  atomic.Bool
-	current int // weighted round-robin state, under pool.mu
-
-	// limiter carries the relay's own rate (base) and, after throttling,
-	// the reduced one; limited says whether it can hold anyone up.
-	limiter *rate.Limiter
-	base    rate.Limit
-	limited atomic.Bool
-	sent    atomic.Int64 // transactions finished, for the observed rate
-	slow    atomic.Bool  // running below base
-
-	mu        sync.Mutex
-	down      time.Time // out of the pool until then
-	failures  int       // consecutive connection failures or 421s
-	refusals  int       // consecutive refusals of the sender
-	refused   bool      // out for the rest of the run: it refuses the sender
-	downFor   time.Duration
-	lastErr   error
-	throttled time.Time // last slow-down
-	raised    time.Time // last step of recovery
-	lastCount int64     // sent at the last rate observation
-	lastAt    time.Time
-}
-
-func (r *upstream) downUntil() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.down
-}
-
-// fail records a connection failure or a 421. A relay that refuses
-// connections is taken out at once; one that answers 421 after three in a
-// row. Each time it is taken out again the period doubles.
-func (r *upstream) fail(err error, connect bool) {
-	r.mu.Lock()
-	now := time.Now()
-	if now.Before(r.down) { // already out: the others' news is old
-		r.mu.Unlock()
-		return
-	}
-	r.failures++
-	r.lastErr = err
-	out := connect || r.failures >= 3
-	if out {
-		if r.downFor == 0 {
-			r.downFor = r.pool.opts.DownFor
-		} else if r.downFor *= 2; r.downFor > max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor) {
-			r.downFor = max(r.pool.opts.MaxBackoff, r.pool.opts.DownFor)
-		}
-		r.down = now.Add(r.downFor)
-	}
-	r.mu.Unlock()
-	if out {
-		r.pool.wake()
-	}
-}
-
-// ok records a working transaction: the breaker closes again.
-func (r *upstream) ok() {
-	r.mu.Lock()
-	if !r.refused {
-		r.failures, r.refusals, r.downFor, r.lastErr = 0, 0, 0, nil
-	}
-	r.mu.Unlock()
-}
-
-// refuseAfter is how many refusals of the sender in a row take a relay out
-// when they are not about authentication (those take it out at once): a
-// content or reputation block may be about one message, but not three.
-const refuseAfter = 3
-
-// refuse records a refusal of the sender. A relay that refuses it this way
-// will not change its mind within the run: once out, it stays out, so its
-// work goes to the other relays and, with none left, the run stops.
-func (r *upstream) refuse(err *RefusedError) {
-	r.mu.Lock()
-	r.refusals++
-	out := !r.refused && (err.Auth() || r.refusals >= refuseAfter)
-	if out {
-		r.refused, r.lastErr = true, err
-		r.down = time.Now().AddDate(100, 0, 0)
-	}
-	r.mu.Unlock()
-	if out {
-		r.pool.wake()
-	}
-}
-
-// observe updates the relay's health and rate from one outcome.
-func (r *upstream) observe(res *Result) {
-	switch {
-	case res.Status == Delivered || res.Status == Bounced:
-		if r.sent.Add(1)&63 == 0 {
-			r.tick()
-		}
-		if r.slow.Load() {
-			r.recover()
-		}
-		r.mu.Lock()
-		clean := r.failures == 0 && r.refusals == 0
-		r.mu.Unlock()
-		if !clean {
-			r.ok()
-		}
-	case res.Status == Blocked:
-		r.refuse(&RefusedError{Relay: r.cfg.Name, Reply: &ReplyError{Stage: res.stage, Code: res.Code, Enhanced: res.Enhanced, Message: strings.TrimPrefix(res.Text, res.stage+": ")}})
-	case res.Code == 421:
-		r.fail(errors.New(r.cfg.Name+": "+res.Text), false)
-		r.throttle()
-	case throttling(res):
-		r.throttle()
-	}
-}
-
-// throttling reports a reply that asks us to slow down: 4.7.x (RFC 3463
-// "security or policy status", where providers put rate limits) or text
-// that says so.
-func throttling(res *Result) bool {
-	if res.Code/100 != 4 {
-		return false
-	}
-	if strings.HasPrefix(res.Enhanced, "4.7.") {
-		return true
-	}
-	t := strings.ToLower(res.Text)
-	return strings.Contains(t, "too many") || strings.Contains(t, "rate limit") || strings.Contains(t, "try again later") && strings.Contains(t, "rate")
-}
-
-// minRate is the floor of throttling: a relay is never slowed below it.
-const minRate = rate.Limit(1)
-
-// throttle halves the relay's rate, at most once a second. With no rate of
-// its own, the starting point is the rate observed over the last second or so.
-func (r *upstream) throttle() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if now.Sub(r.throttled) < time.Second {
-		return
-	}
-	r.throttled, r.raised = now, now
-	cur := r.limiter.Limit()
-	if cur == rate.Inf {
-		cur = r.observedLocked(now)
-	}
-	next := cur / 2
-	if next < minRate {
-		next = minRate
-	}
-	r.limiter.SetLimit(next)
-	r.limited.Store(true)
-	r.slow.Store(true)
-}
-
-// observedLocked estimates the relay's current rate from its transactions.
-func (r *upstream) observedLocked(now time.Time) rate.Limit {
-	n := r.sent.Load()
-	dt := now.Sub(r.lastAt).Seconds()
-	if r.lastAt.IsZero() || dt <= 0 || dt > 10 {
-		return rate.Limit(r.pool.opts.MaxConns) * 10 // no recent measure: a guess
-	}
-	est := rate.Limit(float64(n-r.lastCount) / dt)
-	if est < minRate {
-		est = minRate
-	}
-	return est
-}
-
-// recover raises a slowed relay's rate by a quarter for each second without
-// a throttling reply, back to its base.
-func (r *upstream) recover() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if now.Sub(r.raised) < time.Second {
-		return
-	}
-	r.raised = now
-	next := r.limiter.Limit() * 5 / 4
-	if r.base != rate.Inf && next >= r.base || r.base == rate.Inf && now.Sub(r.throttled) > 30*time.Second {
-		r.limiter.SetLimit(r.base)
-		r.limited.Store(r.base != rate.Inf)
-		r.slow.Store(false)
-		return
-	}
-	r.limiter.SetLimit(next)
-}
-
-// tick remembers the transaction count once a second, for observedLocked.
-func (r *upstream) tick() {
-	r.mu.Lock()
-	if now := time.Now(); now.Sub(r.lastAt) >= time.Second {
-		r.lastCount, r.lastAt = r.sent.Load(), now
-	}
-	r.mu.Unlock()
-}
-
-// get returns an idle connection, or dials a new one when under the cap,
-// or waits for one of the two.
-func (r *upstream) get(ctx context.Context) (*conn, error) {
-	select {
-	case c := <-r.idle:
-		return c, nil
-	default:
-	}
-	select {
-	case c := <-r.idle:
-		return c, nil
-	case r.slots <- struct{}{}:
-		c, err := r.dial(ctx)
-		if err != nil {
-			<-r.slots
-			var re *RefusedError
-			switch {
-			case ctx.Err() != nil:
-			case errors.As(err, &re):
-				r.refuse(re)
-			default:
-				r.fail(err, true)
-			}
-			return nil, err
-		}
-		r.tick()
-		return c, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// put returns c to the idle set, or closes it when it is broken, has
-// carried its quota of messages, or the pool is closed.
-func (r *upstream) put(c *conn) {
-	if c.broken {
-		c.close()
-		<-r.slots
-		return
-	}
-	if r.cfg.MsgsPerConn > 0 && c.sent >= r.cfg.MsgsPerConn || r.closed.Load() {
-		c.quit()
-		<-r.slots
-		return
-	}
-	c.wasIdle = true
-	r.idle <- c
-}
-
-func (r *upstream) dial(ctx context.Context) (*conn, error) {
-	o := r.pool.opts
-	r.pool.dials.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
-	defer cancel()
-	d := net.Dialer{}
-	nc, err := d.DialContext(ctx, "tcp", r.cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", r.cfg.Name, err)
-	}
-	// go-smtp takes no context and arms its own deadline per command;
-	// trackConn clamps them all to one limit for the whole handshake, and
-	// a cancelled ctx pulls that limit to now.
-	tc := &trackConn{Conn: nc}
-	tc.setLimit(time.Now().Add(o.ConnectTimeout))
-	stop := context.AfterFunc(ctx, tc.abort)
-	defer stop()
-	fail := func(stage string, err error) (*conn, error) {
-		nc.Close()
-		// go-smtp's STARTTLS handshake happens inside EHLO: say TLS.
-		if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) && r.cfg.Security == StartTLS {
-			stage = "STARTTLS"
-		}
-		if re := replyError(stage, err); re != nil {
-			if stage == "AUTH" && re.Code/100 == 5 { // wrong user or password, most often
-				return nil, &RefusedError{Relay: r.cfg.Name, Reply: re}
-			}
-			return nil, fmt.Errorf("%s: %w", r.cfg.Name, re)
-		}
-		return nil, fmt.Errorf("%s %s: %w", stage, r.cfg.Name, err)
-	}
-	cfg := r.tlsConfig()
-	var sc *smtp.Client
-	switch r.cfg.Security {
-	case ImplicitTLS:
-		tlsConn := tls.Client(tc, cfg)
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			return fail("TLS", err)
-		}
-		sc = smtp.NewClient(tlsConn)
-	case StartTLS:
-		// go-smtp says EHLO as "localhost" before STARTTLS, then ours after.
-		if sc, err = smtp.NewClientStartTLS(tc, cfg); err != nil {
-			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
-				err = errors.New("the relay does not offer STARTTLS, which smtp:// requires (smtp+plain:// is for loopback relays)")
-			}
-			return fail("STARTTLS", err)
-		}
-	default:
-		sc = smtp.NewClient(tc)
-	}
-	if err := sc.Hello(o.HelloName); err != nil {
-		return fail("EHLO", err)
-	}
-	if r.cfg.Username != "" {
-		if _, isTLS := sc.TLSConnectionState(); !isTLS {
-			return fail("AUTH", errors.New("AUTH over an unencrypted connection is refused"))
-		}
-		var mech sasl.Client
-		switch {
-		case sc.SupportsAuth("PLAIN"):
-			mech = sasl.NewPlainClient("", r.cfg.Username, r.cfg.Password)
-		case sc.SupportsAuth("LOGIN"):
-			mech = sasl.NewLoginClient(r.cfg.Username, r.cfg.Password)
-		default:
-			return fail("AUTH", errors.New("the relay offers neither AUTH PLAIN nor AUTH LOGIN"))
-		}
-		if err := sc.Auth(mech); err != nil {
-			return fail("AUTH", err)
-		}
-	}
-	if !stop() {
-		return fail("connect", ctx.Err())
-	}
-	tc.setLimit(time.Time{})
-	sc.CommandTimeout = o.CommandTimeout
-	sc.SubmissionTimeout = o.DataTimeout
-	r.pool.open.Add(1)
-	return &conn{c: sc, nc: tc, pool: r.pool}, nil
-}
-
-func (r *upstream) tlsConfig() *tls.Config {
-	cfg := &tls.Config{ServerName: r.cfg.Host, MinVersion: tls.VersionTLS12}
-	if r.cfg.TLSConfig != nil {
-		cfg = r.cfg.TLSConfig.Clone()
-		if cfg.ServerName == "" {
-			cfg.ServerName = r.cfg.Host
-		}
-	}
-	return cfg
-}
-
-// conn is one SMTP session, spoken with go-smtp's client.
-type conn struct {
-	c       *smtp.Client
-	nc      *trackConn
-	pool    *Pool
-	sent    int  // transactions completed on it
-	wasIdle bool // waited in the idle set: the relay may have closed it
-	dirty   bool // the last transaction failed: RSET before the next
-	broken  bool // unusable: close instead of reuse
-}
-
-// send runs one mail transaction. stale reports a network failure at the
-// first command, the sign of a connection the relay already closed. A ctx
-// cancelled before the body starts abandons the transaction (Canceled: the
-// relay has nothing); once the body is on its way, the timeouts bound it.
-func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, stale bool) {
-	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
-		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
-	}
-	mo, refused := mailOptions(c.c, m)
-	if refused != nil {
-		return *refused, false
-	}
-	stop := context.AfterFunc(ctx, c.nc.abort)
-	stage, err := c.envelope(m, mo)
-	var w io.WriteCloser
-	if err == nil {
-		stage = "DATA"
-		w, err = c.c.Data()
-	}
-	if !stop() {
-		c.broken = true
-		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
-	}
-	if err != nil && stage == "RSET" {
-		// A relay that will not reset says nothing about this recipient:
-		// try again on a fresh connection.
-		c.broken = true
-		return Result{Status: Deferred, Text: "RSET: " + err.Error()}, true
-	}
-	if err != nil {
-		if re := replyError(stage, err); re != nil {
-			c.dirty = true
-			if re.Code == 421 { // RFC 5321 section 3.8: the relay is closing
-				c.broken = true
-			}
-			return fromReply(re), false
-		}
-		c.broken = true
-		// Nothing came back: on a reused connection, a relay that hung up.
-		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" || stage == "RSET"
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(o.DataTimeout))
-	if _, err := w.Write(m.Data); err != nil {
-		c.broken = true
-		return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
-	}
-	c.nc.clearWriteErr()
-	dw := w.(*smtp.DataCommand)
-	resp, err := dw.CloseWithResponse()
-	if err != nil {
-		if re := replyError("DATA", err); re != nil {
-			c.dirty = true
-			c.sent++
-			if re.Code == 421 {
-				c.broken = true
-			}
-			return fromReply(re), false
-		}
-		c.broken = true
-		if c.nc.wroteErr() != nil {
-			// The final dot never left: the relay cannot have accepted it.
-			return Result{Status: Deferred, Text: "DATA: " + err.Error()}, false
-		}
-		// RFC 5321 section 4.1.1.4: the message is the relay's once it has
-		// replied 250 to the final dot. Without a reply we cannot know.
-		return Result{Status: Unknown, Text: "connection lost after the message was sent, before the relay replied: " + err.Error()}, false
-	}
-	c.sent++
-	res = Result{Status: Delivered, Code: 250}
-	res.Enhanced, res.Text = splitEnhanced([]byte(resp.StatusText))
-	return res, false
-}
-
-// envelope starts a transaction: RSET when the last one failed (RFC 5321
-// section 4.1.1.5; a completed one needs none), MAIL and RCPT. It returns
-// the stage that failed.
-func (c *conn) envelope(m *Message, mo *smtp.MailOptions) (string, error) {
-	if c.dirty {
-		if err := c.c.Reset(); err != nil {
-			return "RSET", err
-		}
-		c.dirty = false
-	}
-	if err := c.c.Mail(m.From, mo); err != nil {
-		return "MAIL", err
-	}
-	if err := c.c.Rcpt(m.To, nil); err != nil {
-		return "RCPT", err
-	}
-	return "", nil
-}
-
-func (c *conn) quit() {
-	c.c.CommandTimeout = 5 * time.Second
-	if err := c.c.Quit(); err != nil {
-		c.c.Close()
-	}
-	c.pool.open.Add(-1)
-}
-
-func (c *conn) close() {
-	c.c.Close()
-	c.pool.open.Add(-1)
-}
-
-// trackConn is the connection under go-smtp's client. It remembers a write
-// error, which tells a body that never fully left (deferred: safe to retry)
-// from a reply that never came (unknown), and it clamps every deadline to a
-// limit: the handshake's, or now once the context is cancelled.
-type trackConn struct {
-	net.Conn
-	mu       sync.Mutex
-	writeErr error
-	limit    time.Time
-}
-
-func (t *trackConn) Write(b []byte) (int, error) {
-	n, err := t.Conn.Write(b)
-	if err != nil {
-		t.mu.Lock()
-		t.writeErr = err
-		t.mu.Unlock()
-	}
-	return n, err
-}
-
-func (t *trackConn) clearWriteErr() {
-	t.mu.Lock()
-	t.writeErr = nil
-	t.mu.Unlock()
-}
-
-func (t *trackConn) wroteErr() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.writeErr
-}
-
-func (t *trackConn) setLimit(l time.Time) {
-	t.mu.Lock()
-	t.limit = l
-	t.mu.Unlock()
-	if !l.IsZero() {
-		t.Conn.SetDeadline(l)
-	}
-}
-
-// abort makes every pending and later read or write fail at once.
-func (t *trackConn) abort() { t.setLimit(time.Now()) }
-
-func (t *trackConn) clamp(d time.Time) time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.limit.IsZero() && (d.IsZero() || d.After(t.limit)) {
-		return t.limit
-	}
-	return d
-}
-
-func (t *trackConn) SetDeadline(d time.Time) error      { return t.Conn.SetDeadline(t.clamp(d)) }
-func (t *trackConn) SetReadDeadline(d time.Time) error  { return t.Conn.SetReadDeadline(t.clamp(d)) }
-func (t *trackConn) SetWriteDeadline(d time.Time) error { return t.Conn.SetWriteDeadline(t.clamp(d)) }
-
-// window holds the times of the last n messages sent, so that no window of
-// one second ever sees more than n: the token bucket alone keeps the rate
-// but lets late timer wake-ups bunch a few messages together.
-type window struct {
-	mu   sync.Mutex
-	ring []time.Time
-	next int
-}
-
-func newWindow(n int) *window { return &window{ring: make([]time.Time, max(n, 1))} }
-
-// take waits until one more message fits in the last second and returns
-// the time it was counted at.
-func (w *window) take(ctx context.Context) (time.Time, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for {
-		now := time.Now()
-		oldest := w.ring[w.next]
-		if wait := oldest.Add(time.Second).Sub(now); wait > 0 && !oldest.IsZero() {
-			if err := sleep(ctx, wait); err != nil {
-				return time.Time{}, err
-			}
-			continue
-		}
-		w.ring[w.next] = now
-		w.next = (w.next + 1) % len(w.ring)
-		return now, nil
 	}
 }

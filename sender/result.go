@@ -215,3 +215,10 @@ func replyError(stage string, err error) *ReplyError {
 	}
 	return re
 }
+
+// UnavailableError means no relay could be used.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return "no relay available: " + e.Err.Error() }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }

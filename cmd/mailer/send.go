@@ -45,6 +45,7 @@ type SendOptions struct {
 	ResendUnknown  bool
 	AllowChanged   bool
 	BouncesTo      string
+	DebugSMTP      string // file the SMTP transcript is appended to
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 }
@@ -103,6 +104,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.BoolVar(&o.ResendUnknown, "resend-unknown", false, "send again to recipients recorded unknown (they may get the message twice)")
 	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
+	f.StringVar(&o.DebugSMTP, "debug-smtp", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
 	o.Deliver.addFlags(f)
 	return cmd
 }
@@ -177,9 +179,17 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 			}
 			domains[d] = dl
 		}
+		debugSMTP, err := openTranscript(o.DebugSMTP, "--debug-smtp", "mailer send")
+		if err != nil {
+			return err
+		}
+		if debugSMTP != nil {
+			defer debugSMTP.Close() // after pool.Close, so the QUITs are in it
+		}
 		pool, err = sender.New(relays, sender.Options{
 			Rate: rate, Burst: o.Burst, MaxConns: perRelay(o.Concurrency, len(relays)),
 			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
+			Debug: writerOrNil(debugSMTP),
 		})
 		if err != nil {
 			return &configError{err}
@@ -375,4 +385,30 @@ func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
 		rate = float64(n) / secs
 	}
 	fmt.Fprintf(w, "elapsed: %.2fs, %d messages, %.1f msgs/s\n", secs, n, rate)
+}
+
+// openTranscript opens the file of an SMTP transcript for appending, only
+// its owner may read it (it holds addresses), and starts it with a line
+// that tells this run from earlier ones. An empty path opens nothing.
+func openTranscript(path, flag, what string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, &configError{fmt.Errorf("%s: %w", flag, err)}
+	}
+	if _, err := fmt.Fprintf(f, "# %s, %s: > client to server, < server to client, * notes\n", what, time.Now().Format(time.RFC3339)); err != nil {
+		f.Close()
+		return nil, &configError{fmt.Errorf("%s: %w", flag, err)}
+	}
+	return f, nil
+}
+
+// writerOrNil keeps a nil *os.File from becoming a non-nil io.Writer.
+func writerOrNil(f *os.File) io.Writer {
+	if f == nil {
+		return nil
+	}
+	return f
 }

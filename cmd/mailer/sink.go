@@ -27,12 +27,14 @@ type SinkOptions struct {
 	// sink accepts any mail from anyone, so it listens on loopback only
 	// unless asked.
 	AllowRemote bool
+	// Debug is the file the SMTP transcript is appended to.
+	Debug string
 }
 
 func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	o := &SinkOptions{}
 	cmd := &cobra.Command{
-		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX] [--reply SPEC]...",
+		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX] [--reply SPEC]... [--debug FILE]",
 		Short: "Run an SMTP relay on loopback that stores what it receives, for trying campaigns",
 		Example: `  mailer sink --listen 127.0.0.1:2525 --dir out/ --reject '^bounce' --defer '@slow\.example$'
   mailer sink --reply 'MAIL:530 5.7.0 Authentication required' --reply 'RCPT:^bob@:552 5.2.2 Mailbox full'
@@ -50,6 +52,7 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.StringArrayVar(&o.Replies, "reply", nil, "answer `STAGE[:REGEX]:CODE [X.Y.Z] [TEXT]` at MAIL, RCPT or DATA (after the dot), to transactions whose sender (MAIL) or recipient matches REGEX (default all), e.g. 'DATA:554 5.7.1 Message rejected as spam'; repeatable, first match wins")
 	f.BoolVar(&o.SMTPUTF8, "smtputf8", false, "offer SMTPUTF8, so addresses with a non-ASCII local part are accepted")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address other machines can reach (the sink accepts any mail)")
+	f.StringVar(&o.Debug, "debug", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
 	return cmd
 }
 
@@ -85,7 +88,14 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 		}
 		rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
 	}
-	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8})
+	debug, err := openTranscript(o.Debug, "--debug", "mailer sink")
+	if err != nil {
+		return err
+	}
+	if debug != nil {
+		defer debug.Close() // after s.Close, so every connection's end is in it
+	}
+	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8, Debug: writerOrNil(debug)})
 	if err != nil {
 		return &configError{fmt.Errorf("sink: %w", err)}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/mailer-dev/mailer/internal/transcript"
 )
 
 // Action is what a rule does to a matching recipient.
@@ -68,11 +69,16 @@ type Options struct {
 	// itself speaks TLS.
 	TLS         *tls.Config
 	ImplicitTLS bool
-	// Users enables AUTH PLAIN with these user/password pairs.
+	// Users enables AUTH PLAIN with these user/password pairs (AUTH LOGIN
+	// instead with Login).
 	Users map[string]string
+	Login bool
 	Rules []*Rule
 	// SMTPUTF8 advertises the SMTPUTF8 extension.
 	SMTPUTF8 bool
+	// Debug, when set, receives the SMTP transcript of every connection
+	// (package internal/transcript: numbered, AUTH and bodies left out).
+	Debug io.Writer
 }
 
 // Message is one accepted message.
@@ -99,6 +105,13 @@ type Server struct {
 	mu        sync.Mutex
 	msgs      []Message
 	rcpts     map[string]int
+
+	// With Options.Debug, each connection has a go-smtp server of its own,
+	// as Server.Debug is one writer for all of a server's connections.
+	log     *transcript.Log
+	perConn map[*smtp.Server]bool // under mu
+	closed  bool                  // under mu
+	serving sync.WaitGroup
 }
 
 // Listen starts a relay on addr (for example "127.0.0.1:0").
@@ -113,26 +126,34 @@ func Listen(addr string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, ln: ln, done: make(chan struct{}), rcpts: map[string]int{}}
+	if opts.TLS != nil && opts.ImplicitTLS {
+		s.ln = tls.NewListener(ln, opts.TLS)
+	}
+	s.srv = s.newSMTP()
+	if opts.Debug != nil {
+		s.log = transcript.New(opts.Debug)
+		s.perConn = map[*smtp.Server]bool{}
+		go s.serveDebug(ln)
+		return s, nil
+	}
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(s.ln)
+	}()
+	return s, nil
+}
+
+func (s *Server) newSMTP() *smtp.Server {
 	srv := smtp.NewServer(s)
 	srv.Domain = "relay.test"
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = 64 << 20
 	srv.MaxRecipients = 100
-	srv.EnableSMTPUTF8 = opts.SMTPUTF8
+	srv.EnableSMTPUTF8 = s.opts.SMTPUTF8
 	srv.ErrorLog = quietLog{}
-	if opts.TLS != nil {
-		srv.TLSConfig = opts.TLS
-		if opts.ImplicitTLS {
-			s.ln = tls.NewListener(ln, opts.TLS)
-		}
-	}
-	s.srv = srv
-	go func() {
-		defer close(s.done)
-		srv.Serve(s.ln)
-	}()
-	return s, nil
+	srv.TLSConfig = s.opts.TLS
+	return srv
 }
 
 type quietLog struct{}
@@ -149,6 +170,15 @@ func (s *Server) Close() error {
 		s.srv.Close()
 		s.ln.Close() // Serve may not have registered it with srv yet
 		<-s.done
+		if s.log != nil {
+			s.mu.Lock()
+			s.closed = true
+			for srv := range s.perConn {
+				srv.Close()
+			}
+			s.mu.Unlock()
+			s.serving.Wait()
+		}
 	})
 	return nil
 }
@@ -205,20 +235,46 @@ type session struct {
 }
 
 func (se *session) AuthMechanisms() []string {
-	if len(se.s.opts.Users) == 0 {
+	switch {
+	case len(se.s.opts.Users) == 0:
 		return nil
+	case se.s.opts.Login:
+		return []string{sasl.Login}
 	}
 	return []string{sasl.Plain}
 }
 
 func (se *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
+	check := func(username, password string) error {
 		if p, ok := se.s.opts.Users[username]; ok && p == password {
 			se.authed = true
 			return nil
 		}
 		return smtp.ErrAuthFailed
-	}), nil
+	}
+	if se.s.opts.Login {
+		return &loginServer{check: check}, nil
+	}
+	return sasl.NewPlainServer(func(_, username, password string) error { return check(username, password) }), nil
+}
+
+// loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login),
+// which go-sasl no longer has: "Username:", then "Password:".
+type loginServer struct {
+	user     string
+	haveUser bool
+	check    func(user, password string) error
+}
+
+func (a *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch {
+	case !a.haveUser && resp == nil:
+		return []byte("Username:"), false, nil
+	case !a.haveUser:
+		a.user, a.haveUser = string(resp), true
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, a.check(a.user, string(resp))
 }
 
 func (se *session) Mail(from string, opts *smtp.MailOptions) error {
