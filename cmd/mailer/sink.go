@@ -29,7 +29,7 @@ type SinkOptions struct {
 	AllowRemote bool
 }
 
-func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
+func newSinkCmd(stdout io.Writer, u *ui, runF func(*SinkOptions) error) *cobra.Command {
 	o := &SinkOptions{}
 	cmd := &cobra.Command{
 		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX] [--reply SPEC]...",
@@ -37,8 +37,11 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 		Example: `  mailer sink --listen 127.0.0.1:2525 --dir out/ --reject '^bounce' --defer '@slow\.example$'
   mailer sink --reply 'MAIL:530 5.7.0 Authentication required' --reply 'RCPT:^bob@:552 5.2.2 Mailbox full'
   mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --relay smtp+plain://127.0.0.1:2525`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runSink(c.Context(), o, stdout, u)
 		},
 	}
