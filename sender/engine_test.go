@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"golang.org/x/time/rate"
 )
 
@@ -71,7 +71,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func TestFailover(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	dead := deadRelay(t)
 	o := fastOpts()
 	o.DownFor = time.Minute // once out, the dead relay stays out for the test
@@ -99,8 +99,8 @@ func TestFailover(t *testing.T) {
 }
 
 func TestFailoverMidRun(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.DownFor = time.Minute
 	ra := plainRelay(a)
@@ -161,8 +161,8 @@ func TestAllRelaysDown(t *testing.T) {
 }
 
 func TestRetryGoesToAnotherRelay(t *testing.T) {
-	bad := startRelay(t, relay.Options{Rules: []*relay.Rule{rule("RCPT", ".", 451, smtp.EnhancedCode{4, 3, 0}, "local problem")}})
-	good := startRelay(t, relay.Options{})
+	bad := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{rule("RCPT", ".", 451, smtp.EnhancedCode{4, 3, 0}, "local problem")}})
+	good := startRelay(t, testrelay.Options{})
 	p, _ := New([]Relay{plainRelay(bad), plainRelay(good)}, fastOpts())
 	defer p.Close()
 	for i, r := range sendAll(context.Background(), p, 20, 1, rcpt) {
@@ -176,7 +176,7 @@ func TestRetryGoesToAnotherRelay(t *testing.T) {
 }
 
 func TestBoundedRetries(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		rule("RCPT", "^temp@", 450, smtp.EnhancedCode{4, 2, 1}, "mailbox busy"),
 		rule("RCPT", "^perm@", 550, smtp.EnhancedCode{5, 1, 1}, "no such user"),
 	}})
@@ -199,8 +199,8 @@ func TestBoundedRetries(t *testing.T) {
 }
 
 func TestWeights(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	ra, rb := plainRelay(a), plainRelay(b)
 	ra.Weight, rb.Weight = 3, 1
 	p, _ := New([]Relay{ra, rb}, fastOpts())
@@ -216,8 +216,8 @@ func TestWeights(t *testing.T) {
 }
 
 func TestPerRelayConnectionCap(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	ra, rb := plainRelay(a), plainRelay(b)
 	ra.MaxConns, rb.MaxConns = 2, 5
 	ra.MsgsPerConn = 7
@@ -241,7 +241,7 @@ func TestPerRelayConnectionCap(t *testing.T) {
 }
 
 func Test421SlowsRelay(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		{Stage: "RCPT", Match: regexp.MustCompile("^busy@"), Code: 421, Enhanced: smtp.EnhancedCode{4, 7, 0}, Text: "too many connections, slow down", Times: 1},
 		{Stage: "RCPT", Match: regexp.MustCompile("^limit@"), Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "rate limit exceeded", Times: 1},
 	}})
@@ -288,7 +288,7 @@ func Test421SlowsRelay(t *testing.T) {
 }
 
 func Test421WithoutOwnRateStillSlows(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		{Stage: "MAIL", Match: regexp.MustCompile("."), Code: 421, Enhanced: smtp.EnhancedCode{4, 3, 2}, Text: "closing", Times: 1},
 	}})
 	p, _ := New([]Relay{plainRelay(s)}, fastOpts())
@@ -306,8 +306,8 @@ func Test421WithoutOwnRateStillSlows(t *testing.T) {
 }
 
 func TestRepeated421TakesRelayOut(t *testing.T) {
-	busy := startRelay(t, relay.Options{Rules: []*relay.Rule{rule("RCPT", ".", 421, smtp.EnhancedCode{4, 4, 5}, "busy")}})
-	good := startRelay(t, relay.Options{})
+	busy := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{rule("RCPT", ".", 421, smtp.EnhancedCode{4, 4, 5}, "busy")}})
+	good := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.DownFor = time.Minute
 	p, _ := New([]Relay{plainRelay(busy), plainRelay(good)}, o)
@@ -326,7 +326,7 @@ func TestRepeated421TakesRelayOut(t *testing.T) {
 }
 
 func TestDomainConnectionCap(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 8
 	o.Domains = map[string]DomainLimit{"slow.example": {MaxConns: 1}}
@@ -357,7 +357,7 @@ func senderGoroutines() int {
 }
 
 func TestCancelStopsPromptlyWithoutLeaks(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("^stall"), Action: relay.Stall, Delay: 3 * time.Second}}})
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("^stall"), Action: testrelay.Stall, Delay: 3 * time.Second}}})
 	o := fastOpts()
 	o.CommandTimeout, o.DataTimeout = time.Minute, time.Minute // only cancellation can end the stall
 	o.Rate, o.Burst = 1000, 1
@@ -427,7 +427,7 @@ func TestParseDomainLimit(t *testing.T) {
 // The global rate holds over every one-second window, whatever the
 // concurrency: counted on the times Send reports each message went out.
 func TestRateOverAnyWindow(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 8
 	o.Rate, o.Burst = 200, 5

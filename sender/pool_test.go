@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
-func startRelay(t *testing.T, opts relay.Options) *relay.Server {
+func startRelay(t *testing.T, opts testrelay.Options) *testrelay.Server {
 	t.Helper()
-	s, err := relay.Listen("127.0.0.1:0", opts)
+	s, err := testrelay.Listen("127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func startRelay(t *testing.T, opts relay.Options) *relay.Server {
 	return s
 }
 
-func plainRelay(s *relay.Server) Relay {
+func plainRelay(s *testrelay.Server) Relay {
 	r, err := ParseRelay("smtp+plain://"+s.Addr(), false)
 	if err != nil {
 		panic(err)
@@ -41,18 +41,18 @@ func msg(to string) *Message {
 	return &Message{From: "news@acme.example", To: to, Data: []byte("Subject: hi\r\n\r\nhello " + to + "\r\n")}
 }
 
-func rule(stage, re string, code int, enh smtp.EnhancedCode, text string) *relay.Rule {
-	return &relay.Rule{Stage: stage, Match: regexp.MustCompile(re), Code: code, Enhanced: enh, Text: text}
+func rule(stage, re string, code int, enh smtp.EnhancedCode, text string) *testrelay.Rule {
+	return &testrelay.Rule{Stage: stage, Match: regexp.MustCompile(re), Code: code, Enhanced: enh, Text: text}
 }
 
 func TestOutcomes(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		rule("RCPT", "^bounce@", 550, smtp.EnhancedCode{5, 1, 1}, "User unknown"),
 		rule("RCPT", "^defer@", 451, smtp.EnhancedCode{4, 7, 1}, "Try later"),
 		rule("DATA", "^spam@", 554, smtp.EnhancedCode{5, 7, 1}, "Looks like spam"),
 		{Stage: "RCPT", Match: regexp.MustCompile("^flaky@"), Code: 450, Enhanced: smtp.EnhancedCode{4, 2, 0}, Text: "busy", Times: 1},
-		{Stage: "RCPT", Match: regexp.MustCompile("^drop@"), Action: relay.Drop},
-		{Stage: "DATA", Match: regexp.MustCompile("^lost@"), Action: relay.Drop},
+		{Stage: "RCPT", Match: regexp.MustCompile("^drop@"), Action: testrelay.Drop},
+		{Stage: "DATA", Match: regexp.MustCompile("^lost@"), Action: testrelay.Drop},
 	}})
 	p, err := New([]Relay{plainRelay(s)}, fastOpts())
 	if err != nil {
@@ -92,7 +92,7 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestConnectionReuse(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 3
 	p, err := New([]Relay{plainRelay(s)}, o)
@@ -128,7 +128,7 @@ func TestConnectionReuse(t *testing.T) {
 }
 
 func TestMsgsPerConn(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	r := plainRelay(s)
 	r.MsgsPerConn = 10
 	p, _ := New([]Relay{r}, fastOpts())
@@ -144,11 +144,11 @@ func TestMsgsPerConn(t *testing.T) {
 }
 
 func TestStartTLSVerified(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startRelay(t, relay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}, Keep: true})
+	s := startRelay(t, testrelay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}, Keep: true})
 	r, err := ParseRelay("smtp://ann@"+s.Addr(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +181,11 @@ func TestStartTLSVerified(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startRelay(t, relay.Options{TLS: srvTLS, ImplicitTLS: true})
+	s := startRelay(t, testrelay.Options{TLS: srvTLS, ImplicitTLS: true})
 	r, _ := ParseRelay("smtps://"+s.Addr(), false)
 	r.TLSConfig = cliTLS
 	p, _ := New([]Relay{r}, fastOpts())
@@ -196,7 +196,7 @@ func TestImplicitTLS(t *testing.T) {
 }
 
 func TestStartTLSRequired(t *testing.T) {
-	s := startRelay(t, relay.Options{}) // offers no STARTTLS
+	s := startRelay(t, testrelay.Options{}) // offers no STARTTLS
 	r, _ := ParseRelay("smtp://"+s.Addr(), false)
 	p, _ := New([]Relay{r}, fastOpts())
 	err := p.Probe(context.Background())
@@ -206,7 +206,7 @@ func TestStartTLSRequired(t *testing.T) {
 }
 
 func TestAuthRefusedOverPlaintext(t *testing.T) {
-	s := startRelay(t, relay.Options{Users: map[string]string{"ann": "pw"}})
+	s := startRelay(t, testrelay.Options{Users: map[string]string{"ann": "pw"}})
 	// Built by hand: ParseRelay already refuses this combination.
 	r := Relay{Name: "smtp+plain://" + s.Addr(), Addr: s.Addr(), Host: "127.0.0.1", Security: Plain, Username: "ann", Password: "pw"}
 	p, _ := New([]Relay{r}, fastOpts())
@@ -220,7 +220,7 @@ func TestAuthRefusedOverPlaintext(t *testing.T) {
 }
 
 func TestProbeUnavailable(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	addr := s.Addr()
 	s.Close()
 	r, _ := ParseRelay("smtp+plain://"+addr, false)
@@ -233,7 +233,7 @@ func TestProbeUnavailable(t *testing.T) {
 }
 
 func TestCanceledBeforeSending(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.Rate = 1 // the second message would wait a second
 	p, _ := New([]Relay{plainRelay(s)}, o)
@@ -252,7 +252,7 @@ func TestCanceledBeforeSending(t *testing.T) {
 }
 
 func TestStalledRelayTimesOut(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("."), Action: relay.Stall, Delay: 2 * time.Second}}})
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("."), Action: testrelay.Stall, Delay: 2 * time.Second}}})
 	o := fastOpts()
 	o.CommandTimeout = 100 * time.Millisecond
 	o.MaxAttempts = 1

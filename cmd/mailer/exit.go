@@ -144,7 +144,7 @@ func settingHint(err error) string {
 	case errors.As(err, &pt):
 		return "pass --allow-plaintext to send unencrypted to it anyway, or use smtp:// (STARTTLS) or smtps://"
 	case errors.As(err, &pw):
-		return "remove the password from the URL and set it in MAILER_SMTP_PASSWORD or a password file (password_file in the config)"
+		return "remove the password from the URL: give it in MAILER_SMTP_PASSWORD, or with password_file or password_env in the config"
 	}
 	return ""
 }

@@ -22,6 +22,24 @@ func parse(t *testing.T, rf runFuncs, args ...string) {
 	}
 }
 
+// parsedAs runs a command line with one command's run function replaced
+// (install puts it in the runFuncs) and returns the options it was given.
+func parsedAs[O any](t *testing.T, install func(*runFuncs, func(*O) error), args []string) *O {
+	t.Helper()
+	var got *O
+	var rf runFuncs
+	install(&rf, func(o *O) error { got = o; return nil })
+	parse(t, rf, args...)
+	return got
+}
+
+func same(t *testing.T, args []string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%v:\n got %+v\nwant %+v", args, got, want)
+	}
+}
+
 func TestSendOptions(t *testing.T) {
 	for _, env := range []string{"MAILER_CONFIG", "MAILER_LOG_FORMAT", "MAILER_RELAY", "MAILER_RATE"} {
 		t.Setenv(env, "")
@@ -57,15 +75,12 @@ func TestSendOptions(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		var got *SendOptions
-		parse(t, runFuncs{send: func(o *SendOptions) error { got = o; return nil }}, c.args...)
+		got := parsedAs(t, func(rf *runFuncs, f func(*SendOptions) error) { rf.send = f }, c.args)
 		if got.settings == nil {
 			t.Errorf("%v: no settings", c.args)
 		}
 		got.settings = nil
-		if !reflect.DeepEqual(*got, c.want) {
-			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
-		}
+		same(t, c.args, *got, c.want)
 	}
 }
 
@@ -82,11 +97,7 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 			CheckOptions{ListOptions: ListOptions{List: "l.csv", Template: "t.tmpl", Suppress: []string{"s.csv"}, EmailColumn: "mail"}, Strict: true, MaxSize: 9, Format: "json", Deliver: defaultDeliver}},
 	}
 	for _, c := range checks {
-		var got *CheckOptions
-		parse(t, runFuncs{check: func(o *CheckOptions) error { got = o; return nil }}, c.args...)
-		if !reflect.DeepEqual(*got, c.want) {
-			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
-		}
+		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*CheckOptions) error) { rf.check = f }, c.args), c.want)
 	}
 	previews := []struct {
 		args []string
@@ -98,11 +109,7 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 			PreviewOptions{ListOptions: lo, Rows: []int{2, 8, 9}, Emails: []string{"a@b.example"}, Deliver: defaultDeliver}},
 	}
 	for _, c := range previews {
-		var got *PreviewOptions
-		parse(t, runFuncs{preview: func(o *PreviewOptions) error { got = o; return nil }}, c.args...)
-		if !reflect.DeepEqual(*got, c.want) {
-			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
-		}
+		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*PreviewOptions) error) { rf.preview = f }, c.args), c.want)
 	}
 	reports := []struct {
 		args []string
@@ -112,11 +119,7 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 		{[]string{"report", "--format", "json", "r.csv", "--html", "r.html"}, ReportOptions{Results: "r.csv", Format: "json", HTML: "r.html"}},
 	}
 	for _, c := range reports {
-		var got *ReportOptions
-		parse(t, runFuncs{report: func(o *ReportOptions) error { got = o; return nil }}, c.args...)
-		if !reflect.DeepEqual(*got, c.want) {
-			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
-		}
+		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*ReportOptions) error) { rf.report = f }, c.args), c.want)
 	}
 	sinks := []struct {
 		args []string
@@ -127,10 +130,6 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 			SinkOptions{Listen: "127.0.0.1:0", Dir: "out", Reject: "^b", Replies: []string{"MAIL:530 x", "RCPT:552 y"}, SMTPUTF8: true}},
 	}
 	for _, c := range sinks {
-		var got *SinkOptions
-		parse(t, runFuncs{sink: func(o *SinkOptions) error { got = o; return nil }}, c.args...)
-		if !reflect.DeepEqual(*got, c.want) {
-			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
-		}
+		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*SinkOptions) error) { rf.sink = f }, c.args), c.want)
 	}
 }

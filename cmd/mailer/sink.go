@@ -8,7 +8,7 @@ import (
 	"regexp"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +18,7 @@ type SinkOptions struct {
 	Dir    string
 	Reject string
 	Defer  string
-	// Replies script answers at a stage (relay.ParseReply), tried before
+	// Replies script answers at a stage (testrelay.ParseReply), tried before
 	// --reject and --defer.
 	Replies []string
 	// SMTPUTF8 offers the extension (RFC 6531), as most relays do now.
@@ -62,9 +62,9 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 			return &usageError{msg: fmt.Sprintf("--listen %s: %v", o.Listen, err)}
 		}
 	}
-	var rules []*relay.Rule
+	var rules []*testrelay.Rule
 	for _, spec := range o.Replies {
-		r, err := relay.ParseReply(spec)
+		r, err := testrelay.ParseReply(spec)
 		if err != nil {
 			return &usageError{msg: "--" + err.Error()}
 		}
@@ -86,9 +86,9 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 		if err != nil {
 			return &usageError{msg: fmt.Sprintf("%s %q: %v", r.flag, r.expr, err)}
 		}
-		rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
+		rules = append(rules, &testrelay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
 	}
-	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8})
+	s, err := testrelay.Listen(o.Listen, testrelay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8})
 	if err != nil {
 		return &configError{fmt.Errorf("sink: %w", err)}
 	}
