@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
 )
@@ -74,7 +74,7 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(fmt.Sprintf("C=%d", c), func(b *testing.B) {
 			addr := os.Getenv("MAILER_BENCH_RELAY")
 			if addr == "" {
-				s, err := relay.Listen("127.0.0.1:0", relay.Options{})
+				s, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}

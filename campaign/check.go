@@ -99,7 +99,7 @@ func (r *CheckReport) Invalid() int {
 	return n
 }
 
-// Check renders every row of the list, as send --dry-run would, and groups
+// Check renders every row of the list, as a dry run would, and groups
 // what it finds. Memory does not grow with the list beyond Prepare's
 // duplicate set: groups keep counts and their first few rows only.
 func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {

@@ -28,6 +28,23 @@ func (e *DataError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
+// MissingColumnError is a list whose header has no column of the name
+// given for the addresses. It is a *DataError too (errors.As finds both).
+type MissingColumnError struct {
+	File    string
+	Column  string   // the column asked for
+	Columns []string // the columns the header has
+}
+
+func (e *MissingColumnError) Error() string { return e.data().Error() }
+
+// Unwrap gives the *DataError it also is.
+func (e *MissingColumnError) Unwrap() error { return e.data() }
+
+func (e *MissingColumnError) data() *DataError {
+	return &DataError{File: e.File, Line: 1, Msg: fmt.Sprintf("no %q column (columns: %s)", e.Column, strings.Join(e.Columns, ", "))}
+}
+
 // ListInfo is what a pass over the list found.
 type ListInfo struct {
 	Columns []string
@@ -112,7 +129,7 @@ func openList(path, emailCol, nameCol string, sum io.Writer) (*listReader, error
 	}
 	if lr.emailAt < 0 {
 		f.Close()
-		return nil, &DataError{File: path, Line: 1, Msg: fmt.Sprintf("no %q column (columns: %s); name the address column with --email-column", emailCol, strings.Join(lr.columns, ", "))}
+		return nil, &MissingColumnError{File: path, Column: emailCol, Columns: lr.columns}
 	}
 	if nameCol != "" && lr.nameAt < 0 {
 		f.Close()

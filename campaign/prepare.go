@@ -22,12 +22,12 @@ const (
 	ProblemAddress    Problem = "invalid address"        // Invalid: the address cell is not one good address
 	ProblemRender     Problem = "does not render"        // Invalid: the template fails for this row
 	ProblemDuplicate  Problem = "duplicate"              // Suppressed: an earlier row has the same address
-	ProblemSuppressed Problem = "on a suppression list"  // Suppressed: --suppress
+	ProblemSuppressed Problem = "on a suppression list"  // Suppressed: the address is in a Suppress file
 	ProblemSize       Problem = "field or row too large" // Invalid: a field or the row is over MaxFieldBytes or MaxRowBytes
 )
 
 // Verdict is what the campaign decides about one row of the list before
-// anything is sent. send --dry-run, check and preview all see rows through
+// anything is sent. A dry run, Check and Select all see rows through
 // verdicts made by the same code, so they never disagree about a row.
 type Verdict struct {
 	Line    int    // line of the list where the row starts
@@ -170,7 +170,7 @@ type PrepareOptions struct {
 var ErrStop = errors.New("stop")
 
 // Prepare streams the list and calls fn with the verdict on every row, as
-// send --dry-run would decide it, rendering every row that would be sent.
+// a dry run would decide it, rendering every row that would be sent.
 // fn is never called by two goroutines at once; with Concurrency above 1
 // the order of verdicts is not the list's. A bad list structure stops
 // Prepare with a *DataError; an error from fn stops it with that error.

@@ -175,11 +175,20 @@ func checkHeader(path string) error {
 	defer f.Close()
 	got, _ := bufio.NewReader(f).ReadString('\n')
 	if want := resultsHeader(); got != want {
-		return &DataError{File: path, Line: 1, Msg: fmt.Sprintf("columns %q differ from the %q mailer writes: is this a results file of this version? Use a new --results file",
-			strings.TrimSpace(got), strings.TrimSpace(want))}
+		return &ResultsFileError{DataError{File: path, Line: 1, Msg: fmt.Sprintf("columns %q differ from the %q mailer writes: is this a results file of this version?",
+			strings.TrimSpace(got), strings.TrimSpace(want))}}
 	}
 	return nil
 }
+
+// ResultsFileError is a results file this run must not append to: one
+// that records a real send given to a dry run, or one whose columns are not
+// the ones mailer writes. Another results file will do. It is a *DataError
+// too (errors.As finds both).
+type ResultsFileError struct{ DataError }
+
+// Unwrap gives the *DataError it also is.
+func (e *ResultsFileError) Unwrap() error { return &e.DataError }
 
 // WriteError is a results file that cannot be written: the run stops before
 // sending anything it could not record.

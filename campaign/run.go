@@ -95,7 +95,7 @@ type ChangedError struct {
 }
 
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("%s was started with another %s: resuming could mix two campaigns (pass --allow-changed to resume anyway, or use a new --results file for a new campaign)", e.Results, e.What)
+	return fmt.Sprintf("%s was started with another %s: resuming could mix two campaigns", e.Results, e.What)
 }
 
 // ResentUnknown starts the message of a row written for a recipient sent
@@ -567,6 +567,6 @@ func checkDryRunTarget(path string) error {
 		case DryRun, Invalid, Suppressed:
 			return nil
 		}
-		return &DataError{File: path, Msg: "holds the results of a real send; a dry run will not overwrite it (give --results another file)"}
+		return &ResultsFileError{DataError{File: path, Msg: "holds the results of a real send; a dry run will not overwrite it"}}
 	})
 }

@@ -30,7 +30,7 @@ func (e *NotFoundError) Error() string {
 }
 
 // Select calls fn, in list order, with the verdict on each chosen row,
-// made by Prepare exactly as send --dry-run would make it. Rows chosen by
+// made by Prepare exactly as a dry run would make it. Rows chosen by
 // line or address are given whatever their verdict; with Limit, rows that
 // would not be sent are passed over and counted in passed.
 func Select(ctx context.Context, o PrepareOptions, sel Selection, fn func(*Verdict) error) (passed int, err error) {

@@ -263,7 +263,7 @@ func TestUnsubscribeErrors(t *testing.T) {
 	}{
 		{"not https", body, &Unsubscribe{URL: "http://acme.example/u?t={{.Token}}", Secret: testSecret}, "must be https://"},
 		{"no token", body, &Unsubscribe{URL: "https://acme.example/u?a={{.Address}}", Secret: testSecret}, "does not carry {{.Token}}"},
-		{"no secret", body, &Unsubscribe{URL: testUnsubURL}, "MAILER_UNSUBSCRIBE_SECRET"},
+		{"no secret", body, &Unsubscribe{URL: testUnsubURL}, "no secret"},
 		{"bad template", body, &Unsubscribe{URL: "https://x/{{.Token", Secret: testSecret}, "unsubscribe URL"},
 		{"bad mailto", body, &Unsubscribe{URL: testUnsubURL, Mailto: "not an address", Secret: testSecret}, "mailto"},
 		{"func without config", body, nil, "no unsubscribe URL is configured"},

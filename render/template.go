@@ -83,6 +83,20 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
+// NoUnsubscribeURLError is a template that uses {{unsubscribe_url}} given
+// no Options.Unsubscribe to make the URL with. It is a *ParseError too
+// (errors.As finds both).
+type NoUnsubscribeURLError struct{ File string }
+
+func (e *NoUnsubscribeURLError) Error() string { return e.parse().Error() }
+
+// Unwrap gives the *ParseError it also is.
+func (e *NoUnsubscribeURLError) Unwrap() error { return e.parse() }
+
+func (e *NoUnsubscribeURLError) parse() *ParseError {
+	return &ParseError{File: e.File, Msg: "the template uses {{unsubscribe_url}} but no unsubscribe URL is configured"}
+}
+
 // generated are headers that mailer writes itself; a template may not set them.
 var generated = map[string]string{
 	"To":                        "To: is built from the list's address column; remove it from the template",
@@ -226,7 +240,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		return nil, &ParseError{name, line, "the header block is not followed by a body (a blank line, then the text or the {{define}} blocks)"}
 	}
 	if usesUnsub = usesUnsub || used; usesUnsub && t.unsub == nil {
-		return nil, &ParseError{File: name, Msg: "the template uses {{unsubscribe_url}} but no unsubscribe URL is configured (--unsubscribe-url)"}
+		return nil, &NoUnsubscribeURLError{File: name}
 	}
 	offset := bodyStart // body line 1 is file line bodyStart+1
 	bt, err := template.New("body").Funcs(fm).Option("missingkey=error").Parse(body)

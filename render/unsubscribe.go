@@ -110,7 +110,7 @@ type unsubscribeData struct {
 
 func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	if len(u.Secret) == 0 {
-		return nil, errors.New("unsubscribe: no secret for the token (set MAILER_UNSUBSCRIBE_SECRET)")
+		return nil, errors.New("unsubscribe: no secret to make the tokens with")
 	}
 	t, err := template.New("unsubscribe URL").Option("missingkey=error").Parse(u.URL)
 	if err != nil {

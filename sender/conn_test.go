@@ -10,17 +10,17 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestOutcomes(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		rule("RCPT", "^bounce@", 550, smtp.EnhancedCode{5, 1, 1}, "User unknown"),
 		rule("RCPT", "^defer@", 451, smtp.EnhancedCode{4, 7, 1}, "Try later"),
 		rule("DATA", "^spam@", 554, smtp.EnhancedCode{5, 7, 1}, "Looks like spam"),
 		{Stage: "RCPT", Match: regexp.MustCompile("^flaky@"), Code: 450, Enhanced: smtp.EnhancedCode{4, 2, 0}, Text: "busy", Times: 1},
-		{Stage: "RCPT", Match: regexp.MustCompile("^drop@"), Action: relay.Drop},
-		{Stage: "DATA", Match: regexp.MustCompile("^lost@"), Action: relay.Drop},
+		{Stage: "RCPT", Match: regexp.MustCompile("^drop@"), Action: testrelay.Drop},
+		{Stage: "DATA", Match: regexp.MustCompile("^lost@"), Action: testrelay.Drop},
 	}})
 	p, err := New([]Relay{plainRelay(s)}, fastOpts())
 	if err != nil {
@@ -60,7 +60,7 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestConnectionReuse(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 3
 	p, err := New([]Relay{plainRelay(s)}, o)
@@ -96,7 +96,7 @@ func TestConnectionReuse(t *testing.T) {
 }
 
 func TestMsgsPerConn(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	r := plainRelay(s)
 	r.MsgsPerConn = 10
 	p, _ := New([]Relay{r}, fastOpts())
@@ -112,7 +112,7 @@ func TestMsgsPerConn(t *testing.T) {
 }
 
 func TestCanceledBeforeSending(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.Rate = 1 // the second message would wait a second
 	p, _ := New([]Relay{plainRelay(s)}, o)
@@ -131,7 +131,7 @@ func TestCanceledBeforeSending(t *testing.T) {
 }
 
 func TestStalledRelayTimesOut(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("."), Action: relay.Stall, Delay: 2 * time.Second}}})
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("."), Action: testrelay.Stall, Delay: 2 * time.Second}}})
 	o := fastOpts()
 	o.CommandTimeout = 100 * time.Millisecond
 	o.MaxAttempts = 1

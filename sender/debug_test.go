@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 type lockedBuffer struct {
@@ -47,12 +47,12 @@ func TestTranscriptRedactsAuth(t *testing.T) {
 	}{{"smtp", false}, {"smtp", true}, {"smtps", false}, {"smtps", true}} {
 		mech := map[bool]string{false: "PLAIN", true: "LOGIN"}[tc.login]
 		t.Run(tc.scheme+"-"+mech, func(t *testing.T) {
-			srvTLS, cliTLS, err := relay.TestTLS()
+			srvTLS, cliTLS, err := testrelay.TestTLS()
 			if err != nil {
 				t.Fatal(err)
 			}
 			var client, server lockedBuffer
-			s := startRelay(t, relay.Options{TLS: srvTLS, ImplicitTLS: tc.scheme == "smtps", Users: map[string]string{user: pass}, Login: tc.login, Debug: &server})
+			s := startRelay(t, testrelay.Options{TLS: srvTLS, ImplicitTLS: tc.scheme == "smtps", Users: map[string]string{user: pass}, Login: tc.login, Debug: &server})
 			r, err := ParseRelay(tc.scheme+"://"+user+"@"+s.Addr(), false)
 			if err != nil {
 				t.Fatal(err)

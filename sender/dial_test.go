@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestStartTLSVerified(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startRelay(t, relay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}, Keep: true})
+	s := startRelay(t, testrelay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}, Keep: true})
 	r, err := ParseRelay("smtp://ann@"+s.Addr(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -47,11 +47,11 @@ func TestStartTLSVerified(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startRelay(t, relay.Options{TLS: srvTLS, ImplicitTLS: true})
+	s := startRelay(t, testrelay.Options{TLS: srvTLS, ImplicitTLS: true})
 	r, _ := ParseRelay("smtps://"+s.Addr(), false)
 	r.TLSConfig = cliTLS
 	p, _ := New([]Relay{r}, fastOpts())
@@ -62,7 +62,7 @@ func TestImplicitTLS(t *testing.T) {
 }
 
 func TestStartTLSRequired(t *testing.T) {
-	s := startRelay(t, relay.Options{}) // offers no STARTTLS
+	s := startRelay(t, testrelay.Options{}) // offers no STARTTLS
 	r, _ := ParseRelay("smtp://"+s.Addr(), false)
 	p, _ := New([]Relay{r}, fastOpts())
 	err := p.Probe(context.Background())
@@ -72,7 +72,7 @@ func TestStartTLSRequired(t *testing.T) {
 }
 
 func TestAuthRefusedOverPlaintext(t *testing.T) {
-	s := startRelay(t, relay.Options{Users: map[string]string{"ann": "pw"}})
+	s := startRelay(t, testrelay.Options{Users: map[string]string{"ann": "pw"}})
 	// Built by hand: ParseRelay already refuses this combination.
 	r := Relay{Name: "smtp+plain://" + s.Addr(), Addr: s.Addr(), Host: "127.0.0.1", Security: Plain, Username: "ann", Password: "pw"}
 	p, _ := New([]Relay{r}, fastOpts())
@@ -86,7 +86,7 @@ func TestAuthRefusedOverPlaintext(t *testing.T) {
 }
 
 func TestProbeUnavailable(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	addr := s.Addr()
 	s.Close()
 	r, _ := ParseRelay("smtp+plain://"+addr, false)

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"golang.org/x/time/rate"
 )
 
 func Test421SlowsRelay(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		{Stage: "RCPT", Match: regexp.MustCompile("^busy@"), Code: 421, Enhanced: smtp.EnhancedCode{4, 7, 0}, Text: "too many connections, slow down", Times: 1},
 		{Stage: "RCPT", Match: regexp.MustCompile("^limit@"), Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "rate limit exceeded", Times: 1},
 	}})
@@ -59,7 +59,7 @@ func Test421SlowsRelay(t *testing.T) {
 }
 
 func Test421WithoutOwnRateStillSlows(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		{Stage: "MAIL", Match: regexp.MustCompile("."), Code: 421, Enhanced: smtp.EnhancedCode{4, 3, 2}, Text: "closing", Times: 1},
 	}})
 	p, _ := New([]Relay{plainRelay(s)}, fastOpts())
@@ -77,8 +77,8 @@ func Test421WithoutOwnRateStillSlows(t *testing.T) {
 }
 
 func TestRepeated421TakesRelayOut(t *testing.T) {
-	busy := startRelay(t, relay.Options{Rules: []*relay.Rule{rule("RCPT", ".", 421, smtp.EnhancedCode{4, 4, 5}, "busy")}})
-	good := startRelay(t, relay.Options{})
+	busy := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{rule("RCPT", ".", 421, smtp.EnhancedCode{4, 4, 5}, "busy")}})
+	good := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.DownFor = time.Minute
 	p, _ := New([]Relay{plainRelay(busy), plainRelay(good)}, o)

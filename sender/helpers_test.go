@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
-func startRelay(t *testing.T, opts relay.Options) *relay.Server {
+func startRelay(t *testing.T, opts testrelay.Options) *testrelay.Server {
 	t.Helper()
-	s, err := relay.Listen("127.0.0.1:0", opts)
+	s, err := testrelay.Listen("127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func startRelay(t *testing.T, opts relay.Options) *relay.Server {
 	return s
 }
 
-func plainRelay(s *relay.Server) Relay {
+func plainRelay(s *testrelay.Server) Relay {
 	r, err := ParseRelay("smtp+plain://"+s.Addr(), false)
 	if err != nil {
 		panic(err)
@@ -41,8 +41,8 @@ func msg(to string) *Message {
 	return &Message{From: "news@acme.example", To: to, Data: []byte("Subject: hi\r\n\r\nhello " + to + "\r\n")}
 }
 
-func rule(stage, re string, code int, enh smtp.EnhancedCode, text string) *relay.Rule {
-	return &relay.Rule{Stage: stage, Match: regexp.MustCompile(re), Code: code, Enhanced: enh, Text: text}
+func rule(stage, re string, code int, enh smtp.EnhancedCode, text string) *testrelay.Rule {
+	return &testrelay.Rule{Stage: stage, Match: regexp.MustCompile(re), Code: code, Enhanced: enh, Text: text}
 }
 
 // deadRelay is a loopback address where nothing listens: connections are refused.

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestPerRelayConnectionCap(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	ra, rb := plainRelay(a), plainRelay(b)
 	ra.MaxConns, rb.MaxConns = 2, 5
 	ra.MsgsPerConn = 7
@@ -51,7 +51,7 @@ func senderGoroutines() int {
 }
 
 func TestCancelStopsPromptlyWithoutLeaks(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("^stall"), Action: relay.Stall, Delay: 3 * time.Second}}})
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{{Stage: "RCPT", Match: regexp.MustCompile("^stall"), Action: testrelay.Stall, Delay: 3 * time.Second}}})
 	o := fastOpts()
 	o.CommandTimeout, o.DataTimeout = time.Minute, time.Minute // only cancellation can end the stall
 	o.Rate, o.Burst = 1000, 1

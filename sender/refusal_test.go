@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestRefusesSender(t *testing.T) {
@@ -70,13 +70,13 @@ func refusedBy(t *testing.T, res Result) *RefusedError {
 func TestBlockedAtOnce(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		rule *relay.Rule
+		rule *testrelay.Rule
 	}{
 		{"530 at MAIL", rule("MAIL", ".", 530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")},
 		{"535 at RCPT", rule("RCPT", ".", 535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := startRelay(t, relay.Options{Rules: []*relay.Rule{c.rule}})
+			s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{c.rule}})
 			p, _ := New([]Relay{plainRelay(s)}, fastOpts())
 			defer p.Close()
 			res := p.Send(context.Background(), msg("ann@example.com"))
@@ -104,14 +104,14 @@ func TestBlockedAtOnce(t *testing.T) {
 func TestBlockedAfterThree(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		rule *relay.Rule
+		rule *testrelay.Rule
 	}{
 		{"554 5.7.1 after the dot", rule("DATA", ".", 554, smtp.EnhancedCode{5, 7, 1}, "Message rejected as spam")},
 		{"550 5.7.26", rule("DATA", ".", 550, smtp.EnhancedCode{5, 7, 26}, "Unauthenticated email is not accepted")},
 		{"relay access denied at RCPT", rule("RCPT", ".", 554, smtp.EnhancedCode{5, 7, 1}, "<x@example.com>: Relay access denied")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := startRelay(t, relay.Options{Rules: []*relay.Rule{c.rule}})
+			s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{c.rule}})
 			p, _ := New([]Relay{plainRelay(s)}, fastOpts())
 			defer p.Close()
 			for i := 1; i <= refuseAfter; i++ {
@@ -141,7 +141,7 @@ func TestBlockedAfterThree(t *testing.T) {
 // TestBlockedNotInARow: refusals of some messages among deliveries do not
 // take the relay out: only refusals in a row count.
 func TestBlockedNotInARow(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{rule("DATA", "^spam", 554, smtp.EnhancedCode{5, 7, 1}, "Looks like spam")}})
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{rule("DATA", "^spam", 554, smtp.EnhancedCode{5, 7, 1}, "Looks like spam")}})
 	p, _ := New([]Relay{plainRelay(s)}, fastOpts())
 	defer p.Close()
 	for i := 0; i < 3*refuseAfter; i++ {
@@ -158,7 +158,7 @@ func TestBlockedNotInARow(t *testing.T) {
 // Test552AtRcptIsTemporary: RFC 5321 section 4.5.3.1.10 has a 552 to RCPT
 // treated as 452: deferred and retried, not bounced.
 func Test552AtRcptIsTemporary(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		{Stage: "RCPT", Match: regexp.MustCompile("^full@"), Code: 552, Enhanced: smtp.EnhancedCode{5, 2, 2}, Text: "Mailbox full"},
 		{Stage: "RCPT", Match: regexp.MustCompile("^once@"), Code: 552, Enhanced: smtp.EnhancedCode{5, 2, 2}, Text: "Mailbox full", Times: 1},
 	}})
@@ -175,11 +175,11 @@ func Test552AtRcptIsTemporary(t *testing.T) {
 // TestWrongPasswordRefused: 535 at AUTH in Probe is a refusal of the
 // sender's configuration, not an unreachable relay.
 func TestWrongPasswordRefused(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startRelay(t, relay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}})
+	s := startRelay(t, testrelay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}})
 	r, _ := ParseRelay("smtp://ann@"+s.Addr(), false)
 	r.TLSConfig, r.Password = cliTLS, "wrong"
 	p, _ := New([]Relay{r}, fastOpts())
@@ -203,15 +203,15 @@ func TestWrongPasswordRefused(t *testing.T) {
 func TestBlockedGoesToOtherRelay(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		rule *relay.Rule
+		rule *testrelay.Rule
 		max  int64 // refusals the bad relay may give: its breaker, plus the messages in flight
 	}{
 		{"530 at MAIL", rule("MAIL", ".", 530, smtp.EnhancedCode{5, 7, 0}, "Authentication required"), 4},
 		{"554 5.7.1 after the dot", rule("DATA", ".", 554, smtp.EnhancedCode{5, 7, 1}, "Message rejected as spam"), refuseAfter + 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			bad := startRelay(t, relay.Options{Rules: []*relay.Rule{c.rule}})
-			good := startRelay(t, relay.Options{})
+			bad := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{c.rule}})
+			good := startRelay(t, testrelay.Options{})
 			p, _ := New([]Relay{plainRelay(bad), plainRelay(good)}, fastOpts())
 			defer p.Close()
 			if err := p.Probe(context.Background()); err != nil {

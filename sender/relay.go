@@ -53,6 +53,22 @@ type Relay struct {
 	CAFile string
 }
 
+// PasswordInURLError is a relay URL with a password in it: the URL shows
+// in process listings and shell history, so ParseRelay refuses it.
+type PasswordInURLError struct{ Relay string }
+
+func (e *PasswordInURLError) Error() string {
+	return fmt.Sprintf("relay %s: a password in the URL is refused (it would show in process listings and shell history)", e.Relay)
+}
+
+// PlaintextError is an smtp+plain:// relay that is not on loopback, given
+// to ParseRelay without allowPlain.
+type PlaintextError struct{ Relay string }
+
+func (e *PlaintextError) Error() string {
+	return fmt.Sprintf("relay %s: smtp+plain:// sends mail unencrypted; it is allowed only to loopback addresses", e.Relay)
+}
+
 // ParseRelay parses a relay URL:
 //
 //	smtp://[user@]host[:587]        STARTTLS, required
@@ -93,7 +109,7 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 	r.Name = u.Scheme + "://" + r.Addr
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
-			return Relay{}, fmt.Errorf("relay %s: a password in the URL is refused; set it in MAILER_SMTP_PASSWORD or a password file", r.Name)
+			return Relay{}, &PasswordInURLError{Relay: r.Name}
 		}
 		r.Username = u.User.Username()
 	}
@@ -102,7 +118,7 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 			return Relay{}, fmt.Errorf("relay %s: AUTH over an unencrypted connection is refused; use smtp:// (STARTTLS) or smtps://", r.Name)
 		}
 		if !allowPlain && !isLoopback(r.Host) {
-			return Relay{}, fmt.Errorf("relay %s: smtp+plain:// sends mail unencrypted; it is allowed only to loopback addresses unless you pass --allow-plaintext", r.Name)
+			return Relay{}, &PlaintextError{Relay: r.Name}
 		}
 	}
 	q := u.Query()

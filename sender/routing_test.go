@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestFailover(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	dead := deadRelay(t)
 	o := fastOpts()
 	o.DownFor = time.Minute // once out, the dead relay stays out for the test
@@ -39,8 +39,8 @@ func TestFailover(t *testing.T) {
 }
 
 func TestFailoverMidRun(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.DownFor = time.Minute
 	ra := plainRelay(a)
@@ -101,8 +101,8 @@ func TestAllRelaysDown(t *testing.T) {
 }
 
 func TestRetryGoesToAnotherRelay(t *testing.T) {
-	bad := startRelay(t, relay.Options{Rules: []*relay.Rule{rule("RCPT", ".", 451, smtp.EnhancedCode{4, 3, 0}, "local problem")}})
-	good := startRelay(t, relay.Options{})
+	bad := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{rule("RCPT", ".", 451, smtp.EnhancedCode{4, 3, 0}, "local problem")}})
+	good := startRelay(t, testrelay.Options{})
 	p, _ := New([]Relay{plainRelay(bad), plainRelay(good)}, fastOpts())
 	defer p.Close()
 	for i, r := range sendAll(context.Background(), p, 20, 1, rcpt) {
@@ -116,7 +116,7 @@ func TestRetryGoesToAnotherRelay(t *testing.T) {
 }
 
 func TestBoundedRetries(t *testing.T) {
-	s := startRelay(t, relay.Options{Rules: []*relay.Rule{
+	s := startRelay(t, testrelay.Options{Rules: []*testrelay.Rule{
 		rule("RCPT", "^temp@", 450, smtp.EnhancedCode{4, 2, 1}, "mailbox busy"),
 		rule("RCPT", "^perm@", 550, smtp.EnhancedCode{5, 1, 1}, "no such user"),
 	}})
@@ -139,8 +139,8 @@ func TestBoundedRetries(t *testing.T) {
 }
 
 func TestWeights(t *testing.T) {
-	a := startRelay(t, relay.Options{})
-	b := startRelay(t, relay.Options{})
+	a := startRelay(t, testrelay.Options{})
+	b := startRelay(t, testrelay.Options{})
 	ra, rb := plainRelay(a), plainRelay(b)
 	ra.Weight, rb.Weight = 3, 1
 	p, _ := New([]Relay{ra, rb}, fastOpts())

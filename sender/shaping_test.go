@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 func TestDomainConnectionCap(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 8
 	o.Domains = map[string]DomainLimit{"slow.example": {MaxConns: 1}}
@@ -31,7 +31,7 @@ func TestDomainConnectionCap(t *testing.T) {
 // The global rate holds over every one-second window, whatever the
 // concurrency: counted on the times Send reports each message went out.
 func TestRateOverAnyWindow(t *testing.T) {
-	s := startRelay(t, relay.Options{})
+	s := startRelay(t, testrelay.Options{})
 	o := fastOpts()
 	o.MaxConns = 8
 	o.Rate, o.Burst = 200, 5

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 // TestSMTPUTF8 sends to a non-ASCII local part through a relay with and
@@ -15,7 +15,7 @@ func TestSMTPUTF8(t *testing.T) {
 	utf8Msg := &Message{From: "news@acme.example", To: rcpt, Data: []byte("To: <" + rcpt + ">\r\nSubject: hi\r\n\r\nhello\r\n"), UTF8: true}
 	asciiMsg := msg("ann@example.com")
 
-	s := startRelay(t, relay.Options{SMTPUTF8: true, Keep: true})
+	s := startRelay(t, testrelay.Options{SMTPUTF8: true, Keep: true})
 	p, _ := New([]Relay{plainRelay(s)}, fastOpts())
 	if res := p.Send(context.Background(), utf8Msg); res.Status != Delivered {
 		t.Fatalf("with SMTPUTF8: %+v", res)
@@ -31,7 +31,7 @@ func TestSMTPUTF8(t *testing.T) {
 
 	// A VERP envelope sender with the non-ASCII local part needs it too,
 	// even when the header itself is ASCII.
-	s2 := startRelay(t, relay.Options{})
+	s2 := startRelay(t, testrelay.Options{})
 	p2, _ := New([]Relay{plainRelay(s2)}, fastOpts())
 	defer p2.Close()
 	for _, m := range []*Message{utf8Msg, {From: "bounces+josé=example.com@acme.example", To: "ann@example.com", Data: asciiMsg.Data}} {

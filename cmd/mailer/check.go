@@ -14,19 +14,15 @@ import (
 
 // CheckOptions are the settings of `mailer check`.
 type CheckOptions struct {
-	List        string
-	Template    string
-	Suppress    []string
-	EmailColumn string
-	NameColumn  string
-	Strict      bool
-	MaxSize     int
-	Format      string
-	Config      string
-	Deliver     DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
+	ListOptions
+	Strict  bool
+	MaxSize int
+	Format  string
+	Config  string
+	Deliver DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
 }
 
-func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
+func newCheckCmd(stdout io.Writer, u *ui, runF func(*CheckOptions) error) *cobra.Command {
 	o := &CheckOptions{}
 	cmd := &cobra.Command{
 		Use:   "check --list FILE --template FILE [--suppress FILE]...",
@@ -38,20 +34,19 @@ warnings about what bulk receivers punish. Exit 0 when every row is fine, 65 whe
 rows are invalid; warnings fail only with --strict.`,
 		Example: `  mailer check --list examples/contacts.csv --template examples/newsletter.tmpl
   mailer check --list contacts.csv --template newsletter.tmpl --suppress unsubscribed.csv --strict`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if _, err := resolveSettings(c.Flags(), o.Config); err != nil {
+			if _, err := resolveSettings(c, u, o.Config); err != nil {
 				return err
+			}
+			if runF != nil {
+				return runF(o)
 			}
 			return runCheck(c.Context(), o, stdout)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.List, "list", "", "recipient `CSV` with a header row (required)")
-	f.StringVar(&o.Template, "template", "", "template `FILE` or built-in template name (required)")
-	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column; repeatable")
-	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
-	f.StringVar(&o.NameColumn, "name-column", "", `list column holding the display name (default "name" when the list has it)`)
+	o.ListOptions.addFlags(f)
 	f.BoolVar(&o.Strict, "strict", false, "exit 65 on warnings too")
 	f.IntVar(&o.MaxSize, "max-size", campaign.DefaultMaxSize, "warn about messages larger than this many `bytes`")
 	f.StringVar(&o.Format, "format", "text", "output format: text or json")
@@ -61,8 +56,8 @@ rows are invalid; warnings fail only with --strict.`,
 }
 
 func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
-	if o.List == "" || o.Template == "" {
-		return &usageError{msg: "check needs --list and --template (see mailer check --help)"}
+	if err := o.required("check"); err != nil {
+		return err
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return &usageError{msg: fmt.Sprintf("--format %q: want text or json", o.Format)}
@@ -72,11 +67,8 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 		return err
 	}
 	rep, err := campaign.Check(ctx, campaign.CheckOptions{
-		PrepareOptions: campaign.PrepareOptions{
-			List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-			Template: tmpl, Suppress: o.Suppress,
-		},
-		MaxSize: o.MaxSize,
+		PrepareOptions: o.prepare(tmpl),
+		MaxSize:        o.MaxSize,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/mailer-dev/mailer/templates"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
@@ -34,9 +35,20 @@ func envName(flag string) string {
 	return "MAILER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// resolveSettings fills every flag not given on the command line from the
+// resolveSettings fills c's flags from the environment and the config
+// file (settingsFrom), then applies --log-format again: either may set it.
+func resolveSettings(c *cobra.Command, u *ui, configPath string) (*settings, error) {
+	st, err := settingsFrom(c.Flags(), configPath)
+	if err != nil {
+		return nil, err
+	}
+	format, _ := c.Flags().GetString("log-format")
+	return st, u.setFormat(format)
+}
+
+// settingsFrom fills every flag not given on the command line from the
 // environment, then from the config file (--config or MAILER_CONFIG).
-func resolveSettings(fs *pflag.FlagSet, configPath string) (*settings, error) {
+func settingsFrom(fs *pflag.FlagSet, configPath string) (*settings, error) {
 	st := &settings{source: map[string]string{}, passwords: map[string]passwordSource{}}
 	if configPath == "" {
 		configPath = os.Getenv("MAILER_CONFIG")
@@ -263,7 +275,7 @@ func relayFromMapping(n *yaml.Node, dir string, bad func(*yaml.Node, string, ...
 // fullest set. Other commands skip those they do not have.
 func sendSettings() map[string]bool {
 	names := map[string]bool{}
-	for _, n := range flagNames(newSendCmd(io.Discard, newUI(io.Discard)).Flags()) {
+	for _, n := range flagNames(newSendCmd(io.Discard, newUI(io.Discard), nil).Flags()) {
 		names[n] = true
 	}
 	return names

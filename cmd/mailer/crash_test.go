@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gocarina/gocsv"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 // mailerBinary returns a path that runs this test binary as mailer
@@ -76,7 +76,7 @@ func TestCrashResume(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	bin := mailerBinary(t)
-	srv, err := relay.Listen("127.0.0.1:0", relay.Options{})
+	srv, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestSignalExitCodes(t *testing.T) {
 		sig  syscall.Signal
 		code int
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
-		srv, err := relay.Listen("127.0.0.1:0", relay.Options{})
+		srv, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

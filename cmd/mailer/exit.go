@@ -11,6 +11,7 @@ import (
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, from sysexits(3).
@@ -20,6 +21,7 @@ const (
 	exitDataErr     = 65
 	exitNoInput     = 66
 	exitUnavailable = 69
+	exitSoftware    = 70 // an error mailer has no better code for: a bug, or a case it did not foresee
 	exitCantCreate  = 73
 	exitIOErr       = 74
 	exitTempFail    = 75
@@ -30,6 +32,17 @@ const (
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
+
+// usageArgs makes a cobra Args validator's error a usageError, so a wrong
+// number of arguments exits 64 like an unknown flag does.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return &usageError{msg: err.Error() + " (see " + c.CommandPath() + " --help)"}
+		}
+		return nil
+	}
+}
 
 // configError is a setting that cannot work (a bad relay URL, say).
 type configError struct{ err error }
@@ -86,7 +99,7 @@ func exitCode(err error) int {
 	case errors.Is(err, fs.ErrNotExist), errors.As(err, &pa):
 		return exitNoInput
 	}
-	return exitUsage // cobra's own errors: unknown flag, bad value
+	return exitSoftware
 }
 
 func hintFor(err error) string {
@@ -103,6 +116,35 @@ func hintFor(err error) string {
 	var rf *sender.RefusedError
 	if errors.As(err, &rf) {
 		return refusalHint(rf) + "; blocked and not-tried recipients are sent by a re-run"
+	}
+	return settingHint(err)
+}
+
+// settingHint names the flag or variable that changes what a library
+// error is about: the libraries say what is wrong in their own terms and
+// know nothing of mailer's command line (age: cmd/age/age.go).
+func settingHint(err error) string {
+	var (
+		mc *campaign.MissingColumnError
+		ch *campaign.ChangedError
+		rs *campaign.ResultsFileError
+		nu *render.NoUnsubscribeURLError
+		pt *sender.PlaintextError
+		pw *sender.PasswordInURLError
+	)
+	switch {
+	case errors.As(err, &mc):
+		return "name the address column with --email-column"
+	case errors.As(err, &ch):
+		return "pass --allow-changed to resume anyway, or use a new --results file for a new campaign"
+	case errors.As(err, &rs):
+		return "give --results another file"
+	case errors.As(err, &nu):
+		return "give the URL with --unsubscribe-url, and the token secret in " + unsubscribeSecretEnv
+	case errors.As(err, &pt):
+		return "pass --allow-plaintext to send unencrypted to it anyway, or use smtp:// (STARTTLS) or smtps://"
+	case errors.As(err, &pw):
+		return "remove the password from the URL: give it in MAILER_SMTP_PASSWORD, or with password_file or password_env in the config"
 	}
 	return ""
 }

@@ -6,18 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"github.com/mailer-dev/mailer/sender"
 )
 
 // A wrong password (535 at AUTH, seen by the probe) is bad configuration:
 // exit 78 with a hint to check the password, not 69 "relays unavailable".
 func TestWrongPasswordExits78(t *testing.T) {
-	srvTLS, cliTLS, err := relay.TestTLS()
+	srvTLS, cliTLS, err := testrelay.TestTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := relay.Listen("127.0.0.1:0", relay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}})
+	s, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{TLS: srvTLS, Users: map[string]string{"ann": "s3cret"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -16,13 +18,34 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run executes one command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, stdout, stderr, runFuncs{})
+}
+
+// runWith is run with the commands' run functions replaced by rf's.
+func runWith(args []string, stdout, stderr io.Writer, rf runFuncs) (code int) {
 	u := newUI(stderr)
 	ctx, stop, caught := notifyContext(context.Background(), u)
 	defer stop()
-	root := newRootCmd(stdout, u)
+	defer func() {
+		// A panic is a bug: say so in one line with what to do, not in a
+		// goroutine dump (a panic in another goroutine still dumps).
+		if p := recover(); p != nil {
+			u.errorf(fmt.Sprintf("internal error: %v", p), "exit", exitSoftware)
+			u.hint("this is a bug in mailer: please report it with the command line and this message")
+			code = exitSoftware
+		}
+	}()
+	root := newRootCmd(stdout, u, rf)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	code := exitCode(err)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ue *usageError
+	if err != nil && cmd == root && !errors.As(err, &ue) {
+		// mailer itself runs nothing: an error of its own is cobra's
+		// unknown command, with suggestions on lines of their own.
+		msg := strings.Replace(err.Error(), "\n\nDid you mean this?", "; did you mean:", 1)
+		err = &usageError{msg: strings.Join(strings.Fields(msg), " ") + " (see mailer --help)"}
+	}
+	code = exitCode(err)
 	if sig := caught(); sig != nil && code != exitOK {
 		code = signalCode(sig)
 	}

@@ -19,20 +19,16 @@ import (
 
 // PreviewOptions are the settings of `mailer preview`.
 type PreviewOptions struct {
-	List        string
-	Template    string
-	Suppress    []string
-	EmailColumn string
-	NameColumn  string
-	Out         string
-	Rows        []int
-	Emails      []string
-	Limit       int
-	Config      string
-	Deliver     DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
+	ListOptions
+	Out     string
+	Rows    []int
+	Emails  []string
+	Limit   int
+	Config  string
+	Deliver DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
 }
 
-func newPreviewCmd(stdout, stderr io.Writer) *cobra.Command {
+func newPreviewCmd(stdout io.Writer, u *ui, runF func(*PreviewOptions) error) *cobra.Command {
 	o := &PreviewOptions{}
 	cmd := &cobra.Command{
 		Use:   "preview --list FILE --template FILE [--out DIR] [--row N | --email ADDR | --limit N]",
@@ -49,24 +45,23 @@ or else the first --limit rows that would be sent (default 10 with --out).`,
 		Example: `  mailer preview --list examples/contacts.csv --template examples/newsletter.tmpl --out preview/
   mailer preview --list contacts.csv --template newsletter.tmpl --row 8
   mailer preview --list contacts.csv --template newsletter.tmpl --email ann.lee@example.com --out preview/`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if _, err := resolveSettings(c.Flags(), o.Config); err != nil {
+			if _, err := resolveSettings(c, u, o.Config); err != nil {
 				return err
 			}
-			return runPreview(c.Context(), o, stdout, stderr)
+			if runF != nil {
+				return runF(o)
+			}
+			return runPreview(c.Context(), o, stdout, u)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.List, "list", "", "recipient `CSV` with a header row (required)")
-	f.StringVar(&o.Template, "template", "", "template `FILE` or built-in template name (required)")
+	o.ListOptions.addFlags(f)
 	f.StringVar(&o.Out, "out", "", "write .eml files and index.html to `DIR` (default: print the first message to stdout)")
 	f.IntSliceVar(&o.Rows, "row", nil, "the row starting at line `N` of the list; repeatable")
 	f.StringArrayVar(&o.Emails, "email", nil, "the row with this `ADDR`ess; repeatable")
 	f.IntVar(&o.Limit, "limit", 0, "the first N rows that would be sent (default 10 with --out, else 1)")
-	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column; repeatable")
-	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
-	f.StringVar(&o.NameColumn, "name-column", "", `list column holding the display name (default "name" when the list has it)`)
 	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG), as for send; settings preview has no use for are ignored")
 	o.Deliver.addFlags(f)
 	return cmd
@@ -86,9 +81,9 @@ type previewed struct {
 	Size    int
 }
 
-func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer) error {
-	if o.List == "" || o.Template == "" {
-		return &usageError{msg: "preview needs --list and --template (see mailer preview --help)"}
+func runPreview(ctx context.Context, o *PreviewOptions, stdout io.Writer, u *ui) error {
+	if err := o.required("preview"); err != nil {
+		return err
 	}
 	if o.Limit < 0 {
 		return &usageError{msg: "--limit must be at least 1"}
@@ -113,10 +108,7 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 	}
 	var shown []*previewed
 	invalid := 0
-	passed, err := campaign.Select(ctx, campaign.PrepareOptions{
-		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-		Template: tmpl, Suppress: o.Suppress,
-	}, campaign.Selection{Lines: o.Rows, Emails: o.Emails, Limit: o.Limit}, func(v *campaign.Verdict) error {
+	passed, err := campaign.Select(ctx, o.prepare(tmpl), campaign.Selection{Lines: o.Rows, Emails: o.Emails, Limit: o.Limit}, func(v *campaign.Verdict) error {
 		p := &previewed{Line: v.Line, Email: v.Email, Status: string(v.Status), Reason: v.Reason}
 		if v.Status == campaign.Invalid {
 			invalid++
@@ -140,7 +132,8 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 			}
 		}
 		if o.Out == "" {
-			fmt.Fprintf(stderr, "mailer: line %d %s: %s: %s\n", v.Line, v.Email, v.Status, v.Reason)
+			u.info(fmt.Sprintf("line %d %s: %s: %s", v.Line, v.Email, v.Status, v.Reason),
+				"kind", "verdict", "line", v.Line, "email", v.Email, "status", string(v.Status), "reason", v.Reason)
 		}
 		shown = append(shown, p)
 		return nil
@@ -154,7 +147,7 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 	}
 	if o.Out == "" {
 		if n := len(shown); n > 1 {
-			fmt.Fprintf(stderr, "mailer: hint: %d rows chosen, the first shown; give --out DIR to see them all\n", n)
+			u.hint(fmt.Sprintf("%d rows chosen, the first shown; give --out DIR to see them all", n))
 		}
 	} else {
 		idx := filepath.Join(o.Out, "index.html")
@@ -168,7 +161,7 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "preview: %d %s in %s; open %s\n", len(shown), plural(len(shown), "message", "messages"), o.Out, idx)
 	}
 	if passed > 0 {
-		fmt.Fprintf(stderr, "mailer: passed over %d %s that will not be sent (see mailer check)\n", passed, plural(passed, "row", "rows"))
+		u.info(fmt.Sprintf("passed over %d %s that will not be sent (see mailer check)", passed, plural(passed, "row", "rows")), "kind", "passed", "passed", passed)
 	}
 	if len(shown) == 0 {
 		return &exitStatus{code: exitDataErr, hint: "no row of the list would be sent (see mailer check)"}

@@ -21,7 +21,7 @@ type ReportOptions struct {
 	HTML    string
 }
 
-func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
+func newReportCmd(stdout io.Writer, runF func(*ReportOptions) error) *cobra.Command {
 	o := &ReportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report RESULTS.csv [--format text|json] [--html FILE]",
@@ -29,9 +29,12 @@ func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 		Example: `  mailer report results.csv
   mailer report results.csv --format json
   mailer report results.csv --html report.html`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Results = args[0]
+			if runF != nil {
+				return runF(o)
+			}
 			return runReport(o, stdout)
 		},
 	}

@@ -13,7 +13,18 @@ import (
 // otherwise versionString reads the build info.
 var version = ""
 
-func newRootCmd(stdout io.Writer, u *ui) *cobra.Command {
+// runFuncs stand in for the commands' run functions, as cli/cli's runF
+// does (pkg/cmd/issue/close): a test gets the options a command line
+// parses into without running the command. A nil field runs the command.
+type runFuncs struct {
+	send    func(*SendOptions) error
+	check   func(*CheckOptions) error
+	preview func(*PreviewOptions) error
+	report  func(*ReportOptions) error
+	sink    func(*SinkOptions) error
+}
+
+func newRootCmd(stdout io.Writer, u *ui, rf runFuncs) *cobra.Command {
 	var logFormat string
 	root := &cobra.Command{
 		Use:   "mailer",
@@ -27,7 +38,7 @@ recipient in a results CSV. Re-running the same command resumes.`,
 	root.SetOut(stdout)
 	root.SetErr(u.w)
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "messages on stderr as text or json (one object per line)")
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+	setLogFormat := func(c *cobra.Command) error {
 		if f := c.Flags().Lookup("log-format"); f != nil && !f.Changed {
 			if v := os.Getenv("MAILER_LOG_FORMAT"); v != "" {
 				logFormat = v
@@ -35,11 +46,15 @@ recipient in a results CSV. Re-running the same command resumes.`,
 		}
 		return u.setFormat(logFormat)
 	}
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return setLogFormat(c) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{msg: err.Error() + " (see mailer " + c.Name() + " --help)"}
+		// The flags before the bad one are parsed: --log-format json
+		// covers this error too.
+		_ = setLogFormat(c)
+		return &usageError{msg: err.Error() + " (see " + c.CommandPath() + " --help)"}
 	})
-	root.AddCommand(newSendCmd(stdout, u), newSinkCmd(stdout, u), newVersionCmd(stdout))
-	root.AddCommand(newCheckCmd(stdout, u.w), newPreviewCmd(stdout, u.w), newReportCmd(stdout, u.w))
+	root.AddCommand(newSendCmd(stdout, u, rf.send), newSinkCmd(stdout, u, rf.sink), newVersionCmd(stdout))
+	root.AddCommand(newCheckCmd(stdout, u, rf.check), newPreviewCmd(stdout, u, rf.preview), newReportCmd(stdout, rf.report))
 	return root
 }
 
@@ -47,7 +62,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print mailer's version",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			bi, ok := debug.ReadBuildInfo()
 			if !ok {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 // hostile is what a relay or a list may hold that would act on a terminal:
@@ -30,7 +30,7 @@ func noControls(t *testing.T, what, s string) {
 // recorded escaped in the results CSV, and report (text, json, HTML) and
 // stderr show it escaped.
 func TestRelayTextNeutralised(t *testing.T) {
-	srv, err := relay.Listen("127.0.0.1:0", relay.Options{Rules: []*relay.Rule{{
+	srv, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{Rules: []*testrelay.Rule{{
 		Stage: "RCPT", Match: regexp.MustCompile("^bob@"), Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: hostile,
 	}}})
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -75,7 +75,7 @@ func TestScripts(t *testing.T) {
 // -tls speaks TLS from the first byte, with a certificate for 127.0.0.1 from
 // a new private CA whose PEM goes to CAFILE.
 func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
-	var opts relay.Options
+	var opts testrelay.Options
 	for i := 0; i < len(args); i++ {
 		opt := args[i]
 		if opt == "-smtputf8" {
@@ -90,14 +90,14 @@ func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 			opts.Dir = ts.MkAbs(args[i])
 			continue
 		case "-starttls", "-tls":
-			srv, caPEM, err := relay.TestCA()
+			srv, caPEM, err := testrelay.TestCA()
 			ts.Check(err)
 			ts.Check(os.WriteFile(ts.MkAbs(args[i]), caPEM, 0o644))
 			opts.TLS, opts.ImplicitTLS = srv, opt == "-tls"
 			continue
 		}
 		if opt == "-reply" {
-			r, err := relay.ParseReply(args[i])
+			r, err := testrelay.ParseReply(args[i])
 			ts.Check(err)
 			opts.Rules = append(opts.Rules, r)
 			continue
@@ -105,18 +105,18 @@ func cmdRelay(ts *testscript.TestScript, neg bool, args []string) {
 		re := regexp.MustCompile(args[i])
 		switch opt {
 		case "-reject":
-			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"})
+			opts.Rules = append(opts.Rules, &testrelay.Rule{Stage: "RCPT", Match: re, Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"})
 		case "-defer":
-			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
+			opts.Rules = append(opts.Rules, &testrelay.Rule{Stage: "RCPT", Match: re, Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Try later"})
 		case "-lost":
-			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "DATA", Match: re, Action: relay.Drop})
+			opts.Rules = append(opts.Rules, &testrelay.Rule{Stage: "DATA", Match: re, Action: testrelay.Drop})
 		case "-slow":
-			opts.Rules = append(opts.Rules, &relay.Rule{Stage: "RCPT", Match: re, Action: relay.Stall, Delay: 200 * time.Millisecond})
+			opts.Rules = append(opts.Rules, &testrelay.Rule{Stage: "RCPT", Match: re, Action: testrelay.Stall, Delay: 200 * time.Millisecond})
 		default:
 			ts.Fatalf("relay: unknown option %s", opt)
 		}
 	}
-	s, err := relay.Listen("127.0.0.1:0", opts)
+	s, err := testrelay.Listen("127.0.0.1:0", opts)
 	ts.Check(err)
 	ts.Defer(func() { s.Close() })
 	ts.Setenv("RELAY", s.Addr())

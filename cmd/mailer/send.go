@@ -17,14 +17,12 @@ import (
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
-	"github.com/mailer-dev/mailer/templates"
 	"github.com/spf13/cobra"
 )
 
 // SendOptions are the settings of `mailer send`.
 type SendOptions struct {
-	List           string
-	Template       string
+	ListOptions
 	Relays         []string
 	Results        string
 	DryRun         bool
@@ -32,9 +30,6 @@ type SendOptions struct {
 	Burst          int
 	Concurrency    int
 	MaxAttempts    int
-	Suppress       []string
-	EmailColumn    string
-	NameColumn     string
 	Limit          int
 	Quiet          bool
 	AllowPlaintext bool
@@ -48,6 +43,8 @@ type SendOptions struct {
 	DebugSMTP      string // file the SMTP transcript is appended to
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
+
+	settings *settings // where each setting came from; passwords
 }
 
 // maxConcurrency bounds --concurrency. Each connection is a socket, a file
@@ -57,7 +54,7 @@ type SendOptions struct {
 // refuses, and could run out of file descriptors.
 const maxConcurrency = 1000
 
-func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
+func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.Command {
 	o := &SendOptions{}
 	cmd := &cobra.Command{
 		Use:   "send --list FILE --template FILE [--relay URL]...",
@@ -65,25 +62,25 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 		Example: `  mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --dry-run
   mailer send --list contacts.csv --template newsletter.tmpl \
       --relay smtp+plain://127.0.0.1:2525 --results results.csv --concurrency 8 --rate 200/s`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := resolveSettings(c.Flags(), o.Config)
+			st, err := resolveSettings(c, u, o.Config)
 			if err != nil {
 				return err
 			}
+			o.settings = st
 			o.LogFormat, _ = c.Flags().GetString("log-format")
-			if err := u.setFormat(o.LogFormat); err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
 			if o.PrintConfig {
-				return printConfig(stdout, c, st, o)
+				return printConfig(stdout, c, o)
 			}
-			return runSend(c.Context(), o, st, stdout, u)
+			return runSend(c.Context(), o, stdout, u)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.List, "list", "", "recipient `CSV` with a header row (required)")
-	f.StringVar(&o.Template, "template", "", "template `FILE`, or the name of a built-in template ("+strings.Join(templates.Names(), ", ")+") (required)")
+	o.ListOptions.addFlags(f)
 	f.StringArrayVar(&o.Relays, "relay", nil, "relay `URL`: smtp://[user@]host[:587] (STARTTLS), smtps://[user@]host[:465], smtp+plain://host[:25] (loopback); repeatable")
 	f.StringVar(&o.Results, "results", "", "results `CSV`, appended to and used to resume (default results.csv; results.dry-run.csv with --dry-run)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "render and check every row, write the results, send nothing")
@@ -91,9 +88,6 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.IntVar(&o.Burst, "burst", 1, "messages the rate limit lets through at once")
 	f.IntVar(&o.Concurrency, "concurrency", 4, fmt.Sprintf("SMTP connections in total (at most %d)", maxConcurrency))
 	f.IntVar(&o.MaxAttempts, "max-attempts", 3, "tries per message for temporary failures (4xx, network)")
-	f.StringArrayVar(&o.Suppress, "suppress", nil, "suppression `CSV` with an email column: never sent to; repeatable")
-	f.StringVar(&o.EmailColumn, "email-column", "email", "list column holding the address")
-	f.StringVar(&o.NameColumn, "name-column", "", `list column holding the display name (default "name" when the list has it)`)
 	f.IntVar(&o.Limit, "limit", 0, "send at most N messages this run (0: all)")
 	f.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	f.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow smtp+plain:// to a relay that is not on loopback")
@@ -109,9 +103,9 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	return cmd
 }
 
-func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer, u *ui) error {
-	if o.List == "" || o.Template == "" {
-		return &usageError{msg: "send needs --list and --template (see mailer send --help)"}
+func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error {
+	if err := o.required("send"); err != nil {
+		return err
 	}
 	if len(o.Relays) == 0 && !o.DryRun {
 		return &usageError{msg: "send needs --relay URL, or --dry-run to send nothing"}
@@ -149,7 +143,7 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 			return &configError{err}
 		}
 		if r.Username != "" {
-			if r.Password, err = st.password(raw); err != nil {
+			if r.Password, err = o.settings.password(raw); err != nil {
 				return &configError{fmt.Errorf("relay %s has a user but no password: %w", r.Name, err)}
 			}
 		}
@@ -284,13 +278,13 @@ func expandResultsPath(p string, now time.Time) (string, error) {
 
 // printConfig shows every send setting and where its value came from. A
 // default that is worked out at run time (the EHLO name) is shown worked out.
-func printConfig(w io.Writer, c *cobra.Command, st *settings, o *SendOptions) error {
+func printConfig(w io.Writer, c *cobra.Command, o *SendOptions) error {
 	for _, name := range flagNames(c.Flags()) {
 		if name == "print-config" {
 			continue
 		}
 		f := c.Flags().Lookup(name)
-		v, src := f.Value.String(), st.source[name]
+		v, src := f.Value.String(), o.settings.source[name]
 		if name == "hello-name" && v == "" {
 			var t *render.Template
 			if o.Template != "" {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 )
 
 // TestSecondSignalExitsAtOnce runs the real binary against a relay that
@@ -36,8 +36,8 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		{"SIGINT twice, stderr blocked", syscall.SIGINT, 130, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			stall := &relay.Rule{Stage: "DATA", Match: regexp.MustCompile(`.`), Action: relay.Stall, Delay: time.Minute}
-			srv, err := relay.Listen("127.0.0.1:0", relay.Options{Rules: []*relay.Rule{stall}})
+			stall := &testrelay.Rule{Stage: "DATA", Match: regexp.MustCompile(`.`), Action: testrelay.Stall, Delay: time.Minute}
+			srv, err := testrelay.Listen("127.0.0.1:0", testrelay.Options{Rules: []*testrelay.Rule{stall}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 	"regexp"
 
 	"github.com/emersion/go-smtp"
-	"github.com/mailer-dev/mailer/internal/relay"
+	"github.com/mailer-dev/mailer/internal/testrelay"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +18,7 @@ type SinkOptions struct {
 	Dir    string
 	Reject string
 	Defer  string
-	// Replies script answers at a stage (relay.ParseReply), tried before
+	// Replies script answers at a stage (testrelay.ParseReply), tried before
 	// --reject and --defer.
 	Replies []string
 	// SMTPUTF8 offers the extension (RFC 6531), as most relays do now.
@@ -31,7 +31,7 @@ type SinkOptions struct {
 	Debug string
 }
 
-func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
+func newSinkCmd(stdout io.Writer, u *ui, runF func(*SinkOptions) error) *cobra.Command {
 	o := &SinkOptions{}
 	cmd := &cobra.Command{
 		Use:   "sink [--listen ADDR] [--dir DIR] [--reject REGEX] [--defer REGEX] [--reply SPEC]... [--debug FILE]",
@@ -39,8 +39,11 @@ func newSinkCmd(stdout io.Writer, u *ui) *cobra.Command {
 		Example: `  mailer sink --listen 127.0.0.1:2525 --dir out/ --reject '^bounce' --defer '@slow\.example$'
   mailer sink --reply 'MAIL:530 5.7.0 Authentication required' --reply 'RCPT:^bob@:552 5.2.2 Mailbox full'
   mailer send --list examples/contacts.csv --template examples/newsletter.tmpl --relay smtp+plain://127.0.0.1:2525`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runSink(c.Context(), o, stdout, u)
 		},
 	}
@@ -62,9 +65,9 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 			return &usageError{msg: fmt.Sprintf("--listen %s: %v", o.Listen, err)}
 		}
 	}
-	var rules []*relay.Rule
+	var rules []*testrelay.Rule
 	for _, spec := range o.Replies {
-		r, err := relay.ParseReply(spec)
+		r, err := testrelay.ParseReply(spec)
 		if err != nil {
 			return &usageError{msg: "--" + err.Error()}
 		}
@@ -86,7 +89,7 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 		if err != nil {
 			return &usageError{msg: fmt.Sprintf("%s %q: %v", r.flag, r.expr, err)}
 		}
-		rules = append(rules, &relay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
+		rules = append(rules, &testrelay.Rule{Stage: "RCPT", Match: re, Code: r.code, Enhanced: r.enh, Text: r.text})
 	}
 	debug, err := openTranscript(o.Debug, "--debug", "mailer sink")
 	if err != nil {
@@ -95,7 +98,7 @@ func runSink(ctx context.Context, o *SinkOptions, stdout io.Writer, u *ui) error
 	if debug != nil {
 		defer debug.Close() // after s.Close, so every connection's end is in it
 	}
-	s, err := relay.Listen(o.Listen, relay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8, Debug: writerOrNil(debug)})
+	s, err := testrelay.Listen(o.Listen, testrelay.Options{Dir: o.Dir, Rules: rules, SMTPUTF8: o.SMTPUTF8, Debug: writerOrNil(debug)})
 	if err != nil {
 		return &configError{fmt.Errorf("sink: %w", err)}
 	}

@@ -1,4 +1,4 @@
-package relay
+package testrelay
 
 import (
 	"fmt"

@@ -1,10 +1,12 @@
-// Package relay is an SMTP server on loopback built on go-smtp's server: the
-// engine of `mailer sink` and the scripted fake relay of the tests. It stores
-// what it receives (as .eml files and/or in memory), counts connections, and
-// can reject, defer, drop or stall recipients that match rules.
+// Package testrelay is an SMTP server on loopback built on go-smtp's
+// server, to try mailer against: the engine of `mailer sink` and the
+// scripted fake relay of the tests (sender.Relay is the other side, an
+// upstream mailer sends through). It stores what it receives (as .eml files
+// and/or in memory), counts connections, and can reject, defer, drop or
+// stall recipients that match rules.
 //
 // It must not import campaign, render, sender or cmd.
-package relay
+package testrelay
 
 import (
 	"bytes"
