@@ -53,7 +53,7 @@ func TestLockFollowsTheRealFile(t *testing.T) {
 			writeFile(t, dir, "results.csv", "") // a hard link needs the file
 			alias := tc.alias(t, dir, results)
 
-			inSend, release := make(chan struct{}), make(chan struct{})
+			inSend, release := make(chan struct{}, 1), make(chan struct{})
 			first := &fakeSender{answer: func(string) sender.Result {
 				select {
 				case inSend <- struct{}{}:
