@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/sender"
 )
 
@@ -31,20 +32,6 @@ func (e *envSender) Send(_ context.Context, m *sender.Message) sender.Result {
 		return e.answer(m)
 	}
 	return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
-}
-
-func TestParseAddressInternational(t *testing.T) {
-	cases := []struct{ in, wire, key string }{
-		{"josé@bücher.example", "josé@xn--bcher-kva.example", "josé@xn--bcher-kva.example"},
-		{"JOSÉ@Example.com", "JOSÉ@example.com", "josé@example.com"},
-		{"用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v", "用户@xn--fsqu00a.xn--4rr70v"},
-	}
-	for _, c := range cases {
-		a, err := parseAddress(c.in)
-		if err != nil || a.wire != c.wire || a.key != c.key {
-			t.Errorf("parseAddress(%q) = %+v, %v; want wire %q key %q", c.in, a, err, c.wire, c.key)
-		}
-	}
 }
 
 func TestEnvelopeAndVERP(t *testing.T) {
@@ -88,7 +75,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 					t.Errorf("%s: envelope_from %q, want %q", r.Email, r.EnvelopeFrom, c.want[r.Email])
 				}
 				if c.env.VERP {
-					if back, ok := sender.DecodeVERP(c.env.ReturnPath, r.EnvelopeFrom); !ok || back != r.Email {
+					if back, ok := address.DecodeVERP(c.env.ReturnPath, r.EnvelopeFrom); !ok || back != r.Email {
 						t.Errorf("DecodeVERP(%q) = %q, %v; want %q", r.EnvelopeFrom, back, ok, r.Email)
 					}
 				}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/render"
 )
@@ -88,21 +89,21 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		cell = r.fields[lr.emailAt]
 	}
 	tooLarge := sizeProblem(lr.columns, r)
-	var addr address
+	var addr address.Address
 	var aerr error
 	if r.cut || len(cell) > MaxFieldBytes {
 		aerr = errors.New(tooLarge)
 	} else {
-		addr, aerr = parseAddress(cell)
+		addr, aerr = address.Parse(cell)
 	}
 	if aerr != nil {
 		// A record must stay on one line, and what is shown of a bad cell
 		// (results, check, preview) must not act on a terminal. The key is
 		// taken from the same text, so a resume finds it in the results.
-		addr.wire = clip(safetext.String(oneLine(cell)))
-		addr.key = keyOf(addr.wire)
+		addr.Wire = clip(safetext.String(oneLine(cell)))
+		addr.Key = address.Key(addr.Wire)
 	}
-	d := digestOf(addr.key)
+	d := digestOf(addr.Key)
 	if p.done != nil {
 		if _, ok := p.done.keys.get(d); ok {
 			// Still the first row with this address: later ones are its
@@ -111,7 +112,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 			return nil, true
 		}
 	}
-	v = &Verdict{Line: r.line, Email: addr.wire}
+	v = &Verdict{Line: r.line, Email: addr.Wire}
 	switch first, dup := p.seen.get(d); {
 	case tooLarge != "" && aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
@@ -133,7 +134,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 		return v, false
 	}
-	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
+	v.Recipient = render.Recipient{Address: addr.Wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
 	}

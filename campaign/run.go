@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
 )
@@ -187,9 +188,9 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				return nil, err
 			}
 			if !o.ResendUnknown {
-				done.keys.put(digestOf(keyOf(a.email)), 1)
+				done.keys.put(digestOf(address.Key(a.email)), 1)
 			} else {
-				done.unknown[digestOf(keyOf(a.email))] = true
+				done.unknown[digestOf(address.Key(a.email))] = true
 			}
 		}
 		sum.Recovered = len(recovered)
@@ -294,7 +295,7 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 				rec.Status = Status(res.Status)
 				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
 				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
-				if done.unknown[digestOf(keyOf(rec.Email))] {
+				if done.unknown[digestOf(address.Key(rec.Email))] {
 					rec.Message = ResentUnknown + rec.Message
 				}
 				stamp(rec)
@@ -413,9 +414,9 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		case r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line "):
 			done.dupLines[int32(r.Line)] = true
 		case r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown):
-			done.keys.put(digestOf(keyOf(r.Email)), 1)
+			done.keys.put(digestOf(address.Key(r.Email)), 1)
 		case r.Status == Unknown: // and resent: its new row says so
-			done.unknown[digestOf(keyOf(r.Email))] = true
+			done.unknown[digestOf(address.Key(r.Email))] = true
 		}
 		// Only what a send produced answers an attempt, and only for the
 		// same row: a duplicate's row never does.
@@ -540,7 +541,7 @@ func loadSuppressions(paths []string) (map[digest]string, error) {
 				lr.close()
 				return nil, err
 			}
-			set[digestOf(keyOf(r.fields[lr.emailAt]))] = p
+			set[digestOf(address.Key(r.fields[lr.emailAt]))] = p
 		}
 		lr.close()
 	}
