@@ -12,6 +12,7 @@ import (
 	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/render"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Problem says why a row will not be sent. It refines Status for the
@@ -69,14 +70,14 @@ type finished struct {
 // suppressed and duplicate addresses, and rows already final in an earlier
 // run. Its only state that grows with the list is the duplicate set.
 type planner struct {
-	supp map[digest]string // suppressed address -> the file that lists it
-	done *finished         // what an earlier run finished (resume); nil for none
-	seen *digestSet        // first line of each address to be sent
+	supp *suppress.Set // suppressed addresses
+	done *finished     // what an earlier run finished (resume); nil for none
+	seen *digestSet    // first line of each address to be sent
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
 // known: the duplicate set then grows as it goes).
-func newPlanner(supp map[digest]string, done *finished, rows int) *planner {
+func newPlanner(supp *suppress.Set, done *finished, rows int) *planner {
 	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
@@ -113,13 +114,14 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		}
 	}
 	v = &Verdict{Line: r.line, Email: addr.Wire}
+	supp := p.supp.File(addr.Key)
 	switch first, dup := p.seen.get(d); {
 	case tooLarge != "" && aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 	case aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
-	case p.supp[d] != "":
-		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+p.supp[d]
+	case supp != "":
+		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+supp
 	case dup:
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gocarina/gocsv"
 	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Status is a recipient's outcome in the results CSV.
@@ -48,6 +49,11 @@ func (s Status) Final() bool {
 	}
 	return false
 }
+
+// timeLayout is the results CSV's time column: RFC 3339 in UTC with
+// milliseconds, which per-second rate checks need; suppression files use
+// the same.
+const timeLayout = suppress.TimeLayout
 
 // Record is one row of the results CSV.
 type Record struct {
@@ -192,8 +198,8 @@ func (e *WriteError) Error() string { return fmt.Sprintf("results %s: %v", e.Pat
 func (e *WriteError) Unwrap() error { return e.Err }
 
 func (w *resultsWriter) write(r *Record) error {
-	r.Email = neutralise(safetext.String(r.Email))
-	r.Message = neutralise(safetext.String(r.Message))
+	r.Email = safetext.Cell(safetext.String(r.Email))
+	r.Message = safetext.Cell(safetext.String(r.Message))
 	r.EnhancedCode = safetext.String(r.EnhancedCode)
 	r.Relay = safetext.String(r.Relay)
 	r.EnvelopeFrom = safetext.String(r.EnvelopeFrom)
@@ -247,25 +253,6 @@ func (w *resultsWriter) close() error {
 	return nil
 }
 
-// neutralise stops a spreadsheet from reading a cell as a formula (OWASP
-// "CSV injection"): text from relays and lists must stay text. write first
-// escapes control characters (safetext), so a cell never carries a terminal
-// escape sequence to whoever prints the file.
-func neutralise(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
-		return "'" + s // a leading ' is doubled too, so it reads back exactly
-	}
-	return s
-}
-
-// unneutralise reverses neutralise when reading a results file back.
-func unneutralise(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r'", rune(s[1])) {
-		return s[1:]
-	}
-	return s
-}
-
 // readResults calls fn for every record of an existing results file, in
 // order. A missing file is no error.
 func readResults(path string, fn func(*Record) error) error {
@@ -311,8 +298,8 @@ func scanResults(path string, base int64, fn func(r *Record, afterBase bool) err
 	for _, p := range parts {
 		var fnErr error
 		err := gocsv.UnmarshalToCallbackWithError(p.r, func(r *Record) error {
-			r.Email = unneutralise(r.Email)
-			r.Message = unneutralise(r.Message)
+			r.Email = safetext.Uncell(r.Email)
+			r.Message = safetext.Uncell(r.Message)
 			fnErr = fn(r, p.after)
 			return fnErr
 		})

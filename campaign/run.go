@@ -15,6 +15,7 @@ import (
 	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Sender is what a campaign needs from the relay pool; *sender.Pool is one.
@@ -203,13 +204,13 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 			return nil, err
 		}
 	}
-	var bounces *bounceWriter
+	var bounces *suppress.Writer
 	if o.BouncesTo != "" && !o.DryRun {
-		if bounces, err = openBounces(o.BouncesTo); err != nil {
+		if bounces, err = suppress.OpenWriter(o.BouncesTo); err != nil {
 			rw.close()
-			return nil, err
+			return nil, &WriteError{Path: o.BouncesTo, Err: err}
 		}
-		defer bounces.close()
+		defer bounces.Close()
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -348,6 +349,12 @@ loop:
 			}
 			rec = r
 		}
+		var bounce *suppress.Entry
+		if reason, ok := suppress.ForBounce(rec.EnhancedCode); ok && bounces != nil && rec.Status == Bounced {
+			// Taken before write makes the record's text safe for a
+			// spreadsheet: the suppression writer does that itself.
+			bounce = &suppress.Entry{Email: rec.Email, Code: rec.EnhancedCode, Diagnostic: rec.Message, Time: o.Now(), Reason: reason, Source: "send"}
+		}
 		if writeErr == nil {
 			if writeErr = rw.write(rec); writeErr != nil {
 				cancel(writeErr) // never send what cannot be recorded
@@ -357,10 +364,10 @@ loop:
 			sum.Unrecorded = append(sum.Unrecorded, *rec)
 			continue
 		}
-		if bounces != nil && rec.Status == Bounced && strings.HasPrefix(rec.EnhancedCode, "5.1.") {
-			if err := bounces.add(rec, o.Now()); err != nil {
-				writeErr = err
-				cancel(err)
+		if bounce != nil {
+			if err := bounces.Append(*bounce); err != nil {
+				writeErr = &WriteError{Path: bounces.Path(), Err: err}
+				cancel(writeErr)
 			}
 		}
 		sum.Counts[rec.Status]++
@@ -457,7 +464,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // feed streams the list: invalid, suppressed and duplicate rows go straight
 // to outs; rows already final are skipped; the rest become jobs. Rows are
 // classified by the planner that Prepare uses too.
-func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done *finished, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
+func feed(ctx context.Context, o Options, rows int, supp *suppress.Set, done *finished, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
 	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
 	if err != nil {
 		return err
@@ -523,38 +530,17 @@ func untried(ctx context.Context) string {
 	return oneLine("not tried: " + context.Cause(ctx).Error())
 }
 
-// loadSuppressions reads suppression CSVs (each with an email column) into
-// one set, remembering which file each address came from.
-func loadSuppressions(paths []string) (map[digest]string, error) {
-	set := map[digest]string{}
-	for _, p := range paths {
-		lr, err := openList(p, "email", "", nil)
-		if err != nil {
-			return nil, suppressErr(p, err)
-		}
-		for {
-			r, err := lr.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				lr.close()
-				return nil, err
-			}
-			set[digestOf(address.Key(r.fields[lr.emailAt]))] = p
-		}
-		lr.close()
+// loadSuppressions reads the suppression files into one set.
+func loadSuppressions(paths []string) (*suppress.Set, error) {
+	set, err := suppress.Load(paths...)
+	var fe *suppress.FormatError
+	switch {
+	case errors.As(err, &fe):
+		return nil, &DataError{File: fe.File, Line: fe.Line, Msg: "suppression list: " + fe.Msg}
+	case err != nil:
+		return nil, fmt.Errorf("suppression list: %w", err)
 	}
 	return set, nil
-}
-
-func suppressErr(path string, err error) error {
-	var de *DataError
-	if errors.As(err, &de) {
-		de.Msg = "suppression list: " + de.Msg
-		return de
-	}
-	return fmt.Errorf("suppression list: %w", err)
 }
 
 // checkDryRunTarget refuses to let a dry run overwrite a results file that
