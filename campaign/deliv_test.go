@@ -67,7 +67,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 			// The results keep the envelope sender, after line, and
 			// a VERP address leads back to the recipient.
 			raw, _ := os.ReadFile(results)
-			if header, _, _ := strings.Cut(string(raw), "\n"); !strings.HasSuffix(header, ",line,envelope_from,fingerprint") {
+			if header, _, _ := strings.Cut(string(raw), "\n"); !strings.HasSuffix(header, ",line,envelope_from,fingerprint,reason") {
 				t.Errorf("header %q: envelope_from must follow line, before fingerprint", header)
 			}
 			for _, r := range readRecords(t, results) {

@@ -51,7 +51,28 @@ type warning struct{ kind, detail string }
 
 // Record is the results row for a verdict decided before sending.
 func (v *Verdict) record() *Record {
-	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason}
+	code := v.Problem.code()
+	if v.Status == Deferred {
+		code = ReasonNotTried // the only deferral decided before sending
+	}
+	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason, Reason: code}
+}
+
+// code is the results CSV's reason code for a row with problem p.
+func (p Problem) code() ReasonCode {
+	switch p {
+	case ProblemAddress:
+		return ReasonInvalidAddress
+	case ProblemRender:
+		return ReasonInvalidRender
+	case ProblemDuplicate:
+		return ReasonDuplicate
+	case ProblemSuppressed:
+		return ReasonSuppressed
+	case ProblemSize:
+		return ReasonTooLarge
+	}
+	return ""
 }
 
 // finished is what earlier runs of a campaign finished, from its results

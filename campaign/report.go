@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/mailer-dev/mailer/address"
@@ -247,7 +246,7 @@ func ratio(a, b int) float64 {
 // replaces the outcome of the address it duplicates.
 func outcomeKey(r *Record) digest {
 	k := address.Key(r.Email)
-	if r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line ") {
+	if r.isDuplicate() {
 		k += fmt.Sprintf("\x00line %d", r.Line)
 	}
 	return digestOf(k)
