@@ -28,7 +28,7 @@ func TestResumeLegacyResults(t *testing.T) {
 	}
 	results := writeFile(t, dir, "results.csv", strings.ReplaceAll(string(old), "FINGERPRINT", fingerprintOf(t, list)))
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestResumeLegacyResults(t *testing.T) {
 	}
 	// A second resume finds everything final.
 	fs2 := &fakeSender{}
-	if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs2); err != nil || fs2.total() != 0 {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs2); err != nil || fs2.total() != 0 {
 		t.Errorf("second resume sent %v, %v", fs2.sent, err)
 	}
 }
@@ -76,7 +76,7 @@ func TestReasonCodes(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250}
 	}}
-	if _, err := Run(context.Background(), Options{List: list, Template: tm, Results: results, Suppress: []string{supp}}, deferAnn); err != nil {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: tm, Suppress: []string{supp}}, Results: results}, deferAnn); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int]ReasonCode{2: "", 3: ReasonDuplicate, 4: ReasonInvalidAddress, 5: ReasonSuppressed, 6: ReasonInvalidRender}
@@ -91,7 +91,7 @@ func TestReasonCodes(t *testing.T) {
 	reworded := strings.Replace(string(raw), "duplicate of line 2", "same address as line 2", 1)
 	os.WriteFile(results, []byte(reworded), 0o644)
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: tm, Results: results, Suppress: []string{supp}}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: tm, Suppress: []string{supp}}, Results: results}, fs)
 	if err != nil || fs.total() != 1 || fs.sent["ann@example.com"] != 1 || sum.Skipped != 4 {
 		t.Errorf("resume: sent %v, skipped %d, %v", fs.sent, sum.Skipped, err)
 	}

@@ -58,16 +58,16 @@ const timeLayout = suppress.TimeLayout
 
 // Record is one row of the results CSV.
 type Record struct {
-	Email        string `csv:"email"`
-	Status       Status `csv:"status"`
-	Code         Count  `csv:"code"`
-	EnhancedCode string `csv:"enhanced_code"`
-	Message      string `csv:"message"`
-	Relay        string `csv:"relay"`
-	Attempts     Count  `csv:"attempts"`
-	MessageID    string `csv:"message_id"`
-	Time         string `csv:"time"`
-	Line         int    `csv:"line"`
+	Email        string   `csv:"email"`
+	Status       Status   `csv:"status"`
+	Code         BlankInt `csv:"code"`
+	EnhancedCode string   `csv:"enhanced_code"`
+	Message      string   `csv:"message"`
+	Relay        string   `csv:"relay"`
+	Attempts     BlankInt `csv:"attempts"`
+	MessageID    string   `csv:"message_id"`
+	Time         string   `csv:"time"`
+	Line         int      `csv:"line"`
 	// EnvelopeFrom is the MAIL FROM used: matches VERP bounces.
 	EnvelopeFrom string `csv:"envelope_from"`
 	// Fingerprint identifies the list and template the row was made with,
@@ -110,12 +110,12 @@ func (r *Record) isDuplicate() bool {
 	return r.Reason == ReasonDuplicate
 }
 
-// Count is a number in the results CSV that is left empty when zero (no
+// BlankInt is a number in the results CSV that is left empty when zero (no
 // SMTP code, no attempt), so a spreadsheet shows blanks rather than zeros.
-type Count int
+type BlankInt int
 
 // MarshalCSV implements gocsv.TypeMarshaller.
-func (c Count) MarshalCSV() (string, error) {
+func (c BlankInt) MarshalCSV() (string, error) {
 	if c == 0 {
 		return "", nil
 	}
@@ -123,13 +123,13 @@ func (c Count) MarshalCSV() (string, error) {
 }
 
 // UnmarshalCSV implements gocsv.TypeUnmarshaller.
-func (c *Count) UnmarshalCSV(s string) error {
+func (c *BlankInt) UnmarshalCSV(s string) error {
 	if s == "" {
 		*c = 0
 		return nil
 	}
 	n, err := strconv.Atoi(s)
-	*c = Count(n)
+	*c = BlankInt(n)
 	return err
 }
 

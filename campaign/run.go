@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/address"
-	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
 	"github.com/mailer-dev/mailer/suppress"
 )
@@ -29,15 +28,11 @@ type Sender interface {
 
 // Options describe one run.
 type Options struct {
-	List        string // path of the recipient CSV
-	EmailColumn string // ["email"]
-	NameColumn  string // display-name column ["name" when the list has one]
-	Template    *render.Template
-	Results     string   // path of the results CSV
-	Suppress    []string // suppression CSVs, each with an email column
-	DryRun      bool     // render and check everything, send nothing
-	Concurrency int      // messages in flight at once [1]
-	Limit       int      // send at most this many messages (0: no limit)
+	ListOptions
+	Results     string // path of the results CSV
+	DryRun      bool   // render and check everything, send nothing
+	Concurrency int    // messages in flight at once [1]
+	Limit       int    // send at most this many messages (0: no limit)
 	// ResendUnknown sends again to recipients recorded unknown (the relay
 	// may have accepted them: they may get the message twice).
 	ResendUnknown bool
@@ -426,8 +421,8 @@ func (r *run) send(j *Verdict) *Record {
 		return r.notTried(rec)
 	}
 	rec.Status = Status(res.Status)
-	rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
-	rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
+	rec.Code, rec.EnhancedCode, rec.Message = BlankInt(res.Code), res.Enhanced, res.Text
+	rec.Relay, rec.Attempts = res.Relay, BlankInt(res.Attempts)
 	if r.done.unknown[digestOf(address.Key(rec.Email))] {
 		rec.Message, rec.Reason = ResentUnknown+rec.Message, ReasonResentUnknown
 	}

@@ -30,7 +30,9 @@ type Recipient struct {
 
 // Message is a rendered message.
 type Message struct {
-	// From is the envelope sender: the (first) From address.
+	// From is the address of the From header field (its first address, domain
+	// in A-labels), not the envelope sender, which the caller chooses (this
+	// address or a return path).
 	From string
 	// MessageID is the Message-ID header value without angle brackets.
 	MessageID string

@@ -73,8 +73,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 	}
 	rep, err := campaign.Check(ctx, campaign.CheckOptions{
 		PrepareOptions: campaign.PrepareOptions{
-			List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-			Template: tmpl, Suppress: o.Suppress,
+			ListOptions: campaign.ListOptions{List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn, Template: tmpl, Suppress: o.Suppress},
 		},
 		MaxSize: o.MaxSize,
 	})

@@ -114,8 +114,7 @@ func runPreview(ctx context.Context, o *PreviewOptions, stdout, stderr io.Writer
 	var shown []*previewed
 	invalid := 0
 	passed, err := campaign.Select(ctx, campaign.PrepareOptions{
-		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-		Template: tmpl, Suppress: o.Suppress,
+		ListOptions: campaign.ListOptions{List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn, Template: tmpl, Suppress: o.Suppress},
 	}, campaign.Selection{Lines: o.Rows, Emails: o.Emails, Limit: o.Limit}, func(v *campaign.Verdict) error {
 		p := &previewed{Line: v.Line, Email: v.Email, Status: string(v.Status), Reason: v.Reason}
 		if v.Status == campaign.Invalid {

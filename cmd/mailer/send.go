@@ -196,12 +196,16 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 	}
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
-		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
-		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
-		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
-		Envelope: envelope,
-		Progress: prog.update,
+		ListOptions:   campaign.ListOptions{List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn, Template: tmpl, Suppress: o.Suppress},
+		Results:       o.Results,
+		DryRun:        o.DryRun,
+		Concurrency:   o.Concurrency,
+		Limit:         o.Limit,
+		ResendUnknown: o.ResendUnknown,
+		AllowChanged:  o.AllowChanged,
+		BouncesTo:     o.BouncesTo,
+		Envelope:      envelope,
+		Progress:      prog.update,
 		Warn: func(kind, msg string) {
 			if kind == campaign.WarnNoUnsubscribe {
 				msg += " (give --unsubscribe-url; mailer check lists every warning)"

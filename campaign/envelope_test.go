@@ -53,7 +53,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 			}
 			results := filepath.Join(dir, c.name+".csv")
 			es := &envSender{}
-			if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Envelope: c.env}, es); err != nil {
+			if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Envelope: c.env}, es); err != nil {
 				t.Fatal(err)
 			}
 			for rcpt, want := range c.want {
@@ -104,7 +104,7 @@ func TestSMTPUTF8Refused(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
 	}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, es)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, es)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestSMTPUTF8Refused(t *testing.T) {
 	if r.Status != Invalid || !strings.Contains(r.Message, "SMTPUTF8") {
 		t.Errorf("record %+v", r)
 	}
-	sum, err = Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, es)
+	sum, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, es)
 	if err != nil || sum.Skipped != 2 {
 		t.Errorf("re-run: %+v, %v", sum, err)
 	}

@@ -178,13 +178,19 @@ func renderVerdict(t *render.Template, buf *bytes.Buffer, v *Verdict) {
 	v.Message = m
 }
 
+// ListOptions select the list, the template and the suppression files:
+// what Run, Prepare and Select (send, check and preview) share.
+type ListOptions struct {
+	List        string // path of the recipient CSV
+	EmailColumn string // ["email"]
+	NameColumn  string // display-name column ["name" when the list has one]
+	Template    *render.Template
+	Suppress    []string // suppression CSVs, each with an email column
+}
+
 // PrepareOptions select the list, template and suppressions to prepare.
 type PrepareOptions struct {
-	List        string
-	EmailColumn string // ["email"]
-	NameColumn  string // ["name" when the list has one]
-	Template    *render.Template
-	Suppress    []string
+	ListOptions
 	// Concurrency is how many rows render at once [1]. With 1, verdicts
 	// arrive in list order.
 	Concurrency int
