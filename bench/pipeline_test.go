@@ -95,8 +95,11 @@ func BenchmarkRun(b *testing.B) {
 			defer pool.Close()
 			b.ReportAllocs()
 			b.ResetTimer()
-			sum, err := campaign.Run(context.Background(), campaign.Options{List: list, Template: parse(b),
-				Results: filepath.Join(dir, "results.csv"), Concurrency: c}, pool)
+			sum, err := campaign.Run(context.Background(), campaign.Options{
+				ListOptions: campaign.ListOptions{List: list, Template: parse(b)},
+				Results:     filepath.Join(dir, "results.csv"),
+				Concurrency: c,
+			}, pool)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -27,7 +27,7 @@ func TestBlockedRetriedByRerun(t *testing.T) {
 		// A sender-domain refusal: a 5.1.x code, which would suppress a bounce.
 		return sender.Result{Status: sender.Blocked, Code: 553, Enhanced: "5.1.8", Text: "MAIL: Sender address rejected", Relay: "fake", Attempts: 1}
 	}}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, BouncesTo: bounces}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, BouncesTo: bounces}
 	sum, err := Run(context.Background(), o, refusing)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestBlockedEveryRelayStopsRun(t *testing.T) {
 		return sender.Result{Status: sender.Blocked, Code: 530, Enhanced: "5.7.0", Text: "MAIL: Authentication required", Attempts: 1,
 			Err: &sender.UnavailableError{Err: refusal}}
 	}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, refusing)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, refusing)
 	var rf *sender.RefusedError
 	if !errors.As(err, &rf) || !rf.Auth() {
 		t.Fatalf("got %v, want the refusal", err)
@@ -118,7 +118,7 @@ func TestResendUnknownMarked(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250, Text: "2.0.0 OK", Attempts: 1}
 	}}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}
 	if _, err := Run(context.Background(), o, lost); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func BenchmarkCheck(b *testing.B) {
 	list := genList(b, b.TempDir(), 100_000)
 	tm := testTemplate(b, string(src))
 	for b.Loop() {
-		rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: list, Template: tm}})
+		rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: list, Template: tm}}})
 		if err != nil || rep.Ready != 100_000 {
 			b.Fatal(err, rep)
 		}

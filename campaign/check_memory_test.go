@@ -34,7 +34,7 @@ func checkPeakHeap(t *testing.T, n int) uint64 {
 			}
 		}
 	}()
-	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: list, Template: tm}})
+	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: list, Template: tm}}})
 	close(stop)
 	wg.Wait()
 	if err != nil || rep.Ready != n {

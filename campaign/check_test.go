@@ -74,7 +74,7 @@ func TestCheckFindsEachProblem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			l := writeFile(t, dir, "list.csv", c.list)
-			rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: l, Template: testTemplate(t, c.tmpl), Concurrency: 3}})
+			rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: l, Template: testTemplate(t, c.tmpl)}, Concurrency: 3}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func kinds(gs []*Group) []string {
 func TestCheckCleanAndSmallListNeedsNoUnsubscribe(t *testing.T) {
 	dir := t.TempDir()
 	l := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\n")
-	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: l, Template: testTemplate(t, tmplSrc)}})
+	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: l, Template: testTemplate(t, tmplSrc)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestCheckGroupsRenderErrorsByCause(t *testing.T) {
 		list += fmt.Sprintf("u%d@example.com,bad%d\n", i, i)
 	}
 	l := writeFile(t, t.TempDir(), "list.csv", list)
-	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{List: l, Template: testTemplate(t, "From: {{.from}}\nSubject: x\n\nhi\n")}})
+	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: l, Template: testTemplate(t, "From: {{.from}}\nSubject: x\n\nhi\n")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,22 @@
 package campaign
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"math/bits"
 )
+
+// digest is a fixed-size stand-in for a key in the sets that grow with the
+// list; 128 bits make a collision as good as impossible for any real list.
+type digest [16]byte
+
+// digestOf is the digest of an address key (address.Key).
+func digestOf(key string) digest {
+	sum := sha256.Sum256([]byte(key))
+	var d digest
+	copy(d[:], sum[:16])
+	return d
+}
 
 // digestSet maps address digests to the list line where each was first
 // seen: the duplicate check, the one thing that grows with the list. It is

@@ -3,7 +3,7 @@ package campaign
 import (
 	"fmt"
 
-	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/address"
 )
 
 // Envelope chooses the envelope sender (MAIL FROM, the future Return-Path)
@@ -13,7 +13,7 @@ type Envelope struct {
 	ReturnPath string
 	// VERP puts each recipient into ReturnPath (bounces+ann=example.com@...)
 	// so that a bounce arriving after the run names its recipient; see
-	// sender.VERP and sender.DecodeVERP.
+	// sender.VERP and address.DecodeVERP.
 	VERP bool
 }
 
@@ -23,10 +23,10 @@ func (e Envelope) Check() error {
 		return fmt.Errorf("VERP needs a return path")
 	}
 	if e.ReturnPath != "" {
-		if _, err := parseAddress(e.ReturnPath); err != nil {
+		if _, err := address.Parse(e.ReturnPath); err != nil {
 			return fmt.Errorf("return path %v", err)
 		}
-		if _, err := sender.VERP(e.ReturnPath, "probe@example.com"); e.VERP && err != nil {
+		if _, err := address.VERP(e.ReturnPath, "probe@example.com"); e.VERP && err != nil {
 			return err
 		}
 	}
@@ -39,7 +39,7 @@ func (e Envelope) from(headerFrom, rcpt string) (string, error) {
 	case e.ReturnPath == "":
 		return headerFrom, nil
 	case e.VERP:
-		return sender.VERP(e.ReturnPath, rcpt)
+		return address.VERP(e.ReturnPath, rcpt)
 	}
 	return e.ReturnPath, nil
 }

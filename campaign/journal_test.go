@@ -38,7 +38,7 @@ func TestCrashedRunInFlightBecomesUnknown(t *testing.T) {
 	dir := t.TempDir()
 	list, results := deadRun(t, dir)
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestCrashedRunInFlightBecomesUnknown(t *testing.T) {
 
 	// Asked to, a re-run sends the unknown one again.
 	fs2 := &fakeSender{}
-	if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, ResendUnknown: true}, fs2); err != nil {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, ResendUnknown: true}, fs2); err != nil {
 		t.Fatal(err)
 	}
 	if fs2.total() != 1 || fs2.sent["b@example.com"] != 1 {
@@ -84,7 +84,7 @@ func TestLockStopsSecondRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := &fakeSender{}
-	_, err = Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs)
+	_, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs)
 	var le *LockedError
 	if !errors.As(err, &le) || le.PID != fmt.Sprint(os.Getpid()) {
 		t.Fatalf("got %v, want LockedError naming pid %d", err, os.Getpid())
@@ -93,7 +93,7 @@ func TestLockStopsSecondRun(t *testing.T) {
 		t.Error("the second run sent")
 	}
 	held.close()
-	if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs); err != nil {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs); err != nil {
 		t.Fatalf("after the lock is released: %v", err)
 	}
 }
@@ -102,7 +102,7 @@ func TestChangedListOrTemplate(t *testing.T) {
 	dir := t.TempDir()
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,B\n")
 	results := filepath.Join(dir, "results.csv")
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Limit: 1}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Limit: 1}
 	if _, err := Run(context.Background(), o, &fakeSender{}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestTornLineRepaired(t *testing.T) {
 	dir := t.TempDir()
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,B\n")
 	results := filepath.Join(dir, "results.csv")
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Limit: 1}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Limit: 1}
 	if _, err := Run(context.Background(), o, &fakeSender{}); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestHardBouncesFeedSuppression(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250}
 	}}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r1.csv"), BouncesTo: bounces}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r1.csv"), BouncesTo: bounces}
 	if _, err := Run(context.Background(), o, fs); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestHardBouncesFeedSuppression(t *testing.T) {
 	}
 	// The next campaign uses it as a suppression list.
 	fs2 := &fakeSender{}
-	o2 := Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r2.csv"), Suppress: []string{bounces}}
+	o2 := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc), Suppress: []string{bounces}}, Results: filepath.Join(dir, "r2.csv")}
 	if _, err := Run(context.Background(), o2, fs2); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestDiskFullStopsSending(t *testing.T) {
 		return &fullDisk{File: f, left: 2000}, nil
 	}
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv"), Concurrency: 4}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r.csv"), Concurrency: 4}, fs)
 	var we *WriteError
 	if !errors.As(err, &we) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("got %v, want a WriteError", err)
@@ -240,7 +240,7 @@ func TestUnwritableResults(t *testing.T) {
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\n")
 	notADir := writeFile(t, dir, "file", "x")
 	fs := &fakeSender{}
-	_, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(notADir, "r.csv")}, fs)
+	_, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(notADir, "r.csv")}, fs)
 	var we *WriteError
 	if !errors.As(err, &we) || fs.total() != 0 {
 		t.Fatalf("got %v, sent %d", err, fs.total())

@@ -64,7 +64,7 @@ func TestLockFollowsTheRealFile(t *testing.T) {
 			}}
 			done := make(chan error, 1)
 			go func() {
-				_, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, first)
+				_, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, first)
 				done <- err
 			}()
 			select {
@@ -77,7 +77,7 @@ func TestLockFollowsTheRealFile(t *testing.T) {
 			before, _ := os.ReadFile(results)
 
 			second := &fakeSender{}
-			_, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: alias}, second)
+			_, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: alias}, second)
 			var le *LockedError
 			if !errors.As(err, &le) || le.PID != fmt.Sprint(os.Getpid()) {
 				t.Errorf("second run through %s: %v; want a LockedError naming pid %d", alias, err, os.Getpid())
@@ -93,7 +93,7 @@ func TestLockFollowsTheRealFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The same campaign: through the other name, nothing is left to send.
-			if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: alias}, second); err != nil {
+			if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: alias}, second); err != nil {
 				t.Fatal(err)
 			}
 			if first.total() != 2 || second.total() != 0 {

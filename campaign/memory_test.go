@@ -37,14 +37,18 @@ func peakHeap(t *testing.T, n int) uint64 {
 	var peak uint64
 	var ms runtime.MemStats
 	runtime.GC()
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv"), Concurrency: 4,
+	o := Options{
+		ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)},
+		Results:     filepath.Join(dir, "r.csv"),
+		Concurrency: 4,
 		Progress: func(p Progress) {
 			if p.Done%2000 == 0 {
 				runtime.GC()
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapAlloc)
 			}
-		}}
+		},
+	}
 	sum, err := Run(context.Background(), o, &fakeSender{countOnly: true})
 	if err != nil {
 		t.Fatal(err)

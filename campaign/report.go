@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
@@ -130,7 +130,7 @@ func BuildReport(path string) (*Report, error) {
 			tally(enhanced, r.EnhancedCode, r.Message)
 		}
 		if sent {
-			d := safetext.String(domainOf(r.Email))
+			d := safetext.String(address.Domain(r.Email))
 			dc := domains[d]
 			if dc == nil {
 				dc = &DomainCount{Domain: d}
@@ -240,21 +240,13 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
-func domainOf(email string) string {
-	at := strings.LastIndexByte(email, '@')
-	if at < 0 {
-		return ""
-	}
-	return strings.ToLower(email[at+1:])
-}
-
 // outcomeKey is whose outcome a row records: the recipient, so that a later
 // run's row replaces an earlier one (a deferred recipient delivered on a
 // retry). A duplicate row of the list is a row of its own: it never
 // replaces the outcome of the address it duplicates.
 func outcomeKey(r *Record) digest {
-	k := keyOf(r.Email)
-	if r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line ") {
+	k := address.Key(r.Email)
+	if r.isDuplicate() {
 		k += fmt.Sprintf("\x00line %d", r.Line)
 	}
 	return digestOf(k)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/gocarina/gocsv"
 	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Status is a recipient's outcome in the results CSV.
@@ -49,31 +51,71 @@ func (s Status) Final() bool {
 	return false
 }
 
+// timeLayout is the results CSV's time column: RFC 3339 in UTC with
+// milliseconds, which per-second rate checks need; suppression files use
+// the same.
+const timeLayout = suppress.TimeLayout
+
 // Record is one row of the results CSV.
 type Record struct {
-	Email        string `csv:"email"`
-	Status       Status `csv:"status"`
-	Code         Count  `csv:"code"`
-	EnhancedCode string `csv:"enhanced_code"`
-	Message      string `csv:"message"`
-	Relay        string `csv:"relay"`
-	Attempts     Count  `csv:"attempts"`
-	MessageID    string `csv:"message_id"`
-	Time         string `csv:"time"`
-	Line         int    `csv:"line"`
+	Email        string   `csv:"email"`
+	Status       Status   `csv:"status"`
+	Code         BlankInt `csv:"code"`
+	EnhancedCode string   `csv:"enhanced_code"`
+	Message      string   `csv:"message"`
+	Relay        string   `csv:"relay"`
+	Attempts     BlankInt `csv:"attempts"`
+	MessageID    string   `csv:"message_id"`
+	Time         string   `csv:"time"`
+	Line         int      `csv:"line"`
 	// EnvelopeFrom is the MAIL FROM used: matches VERP bounces.
 	EnvelopeFrom string `csv:"envelope_from"`
 	// Fingerprint identifies the list and template the row was made with,
 	// "list=<hex> template=<hex>", so a resumed run can tell they changed.
 	Fingerprint string `csv:"fingerprint"`
+	// Reason is why the row has its status, as a code that resume and
+	// report act on (Message is the same for people). It is the last
+	// column, so readers of the columns before it by position still work.
+	Reason ReasonCode `csv:"reason"`
+
+	// legacy is a row of a results file written before the reason column:
+	// its reason must be read from its message.
+	legacy bool
 }
 
-// Count is a number in the results CSV that is left empty when zero (no
+// ReasonCode is the machine-readable reason of a results row: resume and
+// report decide by it, never by the message text.
+type ReasonCode string
+
+// The reason codes. A row decided by a relay's reply has none, unless it
+// was resent (ReasonResentUnknown).
+const (
+	ReasonInvalidAddress  ReasonCode = "invalid-address"  // invalid: the address cell
+	ReasonInvalidRender   ReasonCode = "invalid-render"   // invalid: the template fails for the row
+	ReasonTooLarge        ReasonCode = "too-large"        // invalid: a field or the row over the caps
+	ReasonInvalidEnvelope ReasonCode = "invalid-envelope" // invalid: no envelope sender can be made for it
+	ReasonSuppressed      ReasonCode = "suppressed"       // suppressed: on a suppression list
+	ReasonDuplicate       ReasonCode = "duplicate"        // suppressed: an earlier row has the address
+	ReasonNotTried        ReasonCode = "not-tried"        // deferred: every relay was down
+	ReasonInFlight        ReasonCode = "in-flight"        // unknown: mailer stopped while the relay had it
+	ReasonResentUnknown   ReasonCode = "resent-unknown"   // any sent status: an earlier run recorded it unknown
+)
+
+// isDuplicate reports whether r records a duplicate row of the list. Rows
+// of a results file from before the reason column say so only in their text.
+func (r *Record) isDuplicate() bool {
+	if r.legacy {
+		return r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line ")
+	}
+	return r.Reason == ReasonDuplicate
+}
+
+// BlankInt is a number in the results CSV that is left empty when zero (no
 // SMTP code, no attempt), so a spreadsheet shows blanks rather than zeros.
-type Count int
+type BlankInt int
 
 // MarshalCSV implements gocsv.TypeMarshaller.
-func (c Count) MarshalCSV() (string, error) {
+func (c BlankInt) MarshalCSV() (string, error) {
 	if c == 0 {
 		return "", nil
 	}
@@ -81,13 +123,13 @@ func (c Count) MarshalCSV() (string, error) {
 }
 
 // UnmarshalCSV implements gocsv.TypeUnmarshaller.
-func (c *Count) UnmarshalCSV(s string) error {
+func (c *BlankInt) UnmarshalCSV(s string) error {
 	if s == "" {
 		*c = 0
 		return nil
 	}
 	n, err := strconv.Atoi(s)
-	*c = Count(n)
+	*c = BlankInt(n)
 	return err
 }
 
@@ -98,7 +140,7 @@ type resultsWriter struct {
 	path  string
 	f     resultsFile
 	bw    *bufio.Writer
-	cw    *gocsv.SafeCSVWriter
+	cw    gocsv.CSVWriter
 	one   []*Record
 	dirty atomic.Bool // written since the last sync
 }
@@ -134,14 +176,19 @@ func createResults(path string, truncate bool) (*resultsWriter, error) {
 		f.Close()
 		return nil, &WriteError{Path: path, Err: err}
 	}
+	legacy := false
 	if st.Size() > 0 && !truncate {
-		if err := checkHeader(path); err != nil {
+		if legacy, err = checkHeader(path); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
 	bw := bufio.NewWriterSize(f, 16<<10)
-	w := &resultsWriter{path: path, f: f, bw: bw, cw: gocsv.NewSafeCSVWriter(csv.NewWriter(bw)), one: make([]*Record, 1)}
+	var cw gocsv.CSVWriter = gocsv.NewSafeCSVWriter(csv.NewWriter(bw))
+	if legacy {
+		cw = withoutReason{cw}
+	}
+	w := &resultsWriter{path: path, f: f, bw: bw, cw: cw, one: make([]*Record, 1)}
 	if st.Size() == 0 {
 		if err := gocsv.MarshalCSV([]*Record{}, w.cw); err != nil {
 			f.Close()
@@ -164,21 +211,37 @@ func resultsHeader() string {
 	return b.String()
 }
 
+// legacyHeader is the header of results files written before the reason
+// column: resuming one appends rows without it, so they line up.
+func legacyHeader() string {
+	return strings.TrimSuffix(resultsHeader(), ",reason\n") + "\n"
+}
+
+// withoutReason writes rows without their last column, reason, for a
+// results file with the legacy header.
+type withoutReason struct{ gocsv.CSVWriter }
+
+func (w withoutReason) Write(row []string) error { return w.CSVWriter.Write(row[:len(row)-1]) }
+
 // checkHeader refuses to append to a results file whose columns differ
 // (another tool's CSV, or one from a mailer that wrote other columns):
-// appended rows would not line up with its header.
-func checkHeader(path string) error {
+// appended rows would not line up with its header. legacy is a file from
+// before the reason column, which is resumed in its own columns.
+func checkHeader(path string) (legacy bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return &WriteError{Path: path, Err: err}
+		return false, &WriteError{Path: path, Err: err}
 	}
 	defer f.Close()
 	got, _ := bufio.NewReader(f).ReadString('\n')
+	if got == legacyHeader() {
+		return true, nil
+	}
 	if want := resultsHeader(); got != want {
-		return &ResultsFileError{DataError{File: path, Line: 1, Msg: fmt.Sprintf("columns %q differ from the %q mailer writes: is this a results file of this version?",
+		return false, &ResultsFileError{DataError{File: path, Line: 1, Msg: fmt.Sprintf("columns %q differ from the %q mailer writes: is this a results file of this version?",
 			strings.TrimSpace(got), strings.TrimSpace(want))}}
 	}
-	return nil
+	return false, nil
 }
 
 // ResultsFileError is a results file this run must not append to: one
@@ -201,8 +264,8 @@ func (e *WriteError) Error() string { return fmt.Sprintf("results %s: %v", e.Pat
 func (e *WriteError) Unwrap() error { return e.Err }
 
 func (w *resultsWriter) write(r *Record) error {
-	r.Email = neutralise(safetext.String(r.Email))
-	r.Message = neutralise(safetext.String(r.Message))
+	r.Email = safetext.Cell(safetext.String(r.Email))
+	r.Message = safetext.Cell(safetext.String(r.Message))
 	r.EnhancedCode = safetext.String(r.EnhancedCode)
 	r.Relay = safetext.String(r.Relay)
 	r.EnvelopeFrom = safetext.String(r.EnvelopeFrom)
@@ -256,25 +319,6 @@ func (w *resultsWriter) close() error {
 	return nil
 }
 
-// neutralise stops a spreadsheet from reading a cell as a formula (OWASP
-// "CSV injection"): text from relays and lists must stay text. write first
-// escapes control characters (safetext), so a cell never carries a terminal
-// escape sequence to whoever prints the file.
-func neutralise(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
-		return "'" + s // a leading ' is doubled too, so it reads back exactly
-	}
-	return s
-}
-
-// unneutralise reverses neutralise when reading a results file back.
-func unneutralise(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r'", rune(s[1])) {
-		return s[1:]
-	}
-	return s
-}
-
 // readResults calls fn for every record of an existing results file, in
 // order. A missing file is no error.
 func readResults(path string, fn func(*Record) error) error {
@@ -307,6 +351,7 @@ func scanResults(path string, base int64, fn func(r *Record, afterBase bool) err
 	if err != nil {
 		return &DataError{File: path, Line: 1, Msg: "no header row; is this a mailer results file?"}
 	}
+	legacy := !hasColumn(header, "reason")
 	if base < int64(len(header)) {
 		base = int64(len(header))
 	}
@@ -320,8 +365,9 @@ func scanResults(path string, base int64, fn func(r *Record, afterBase bool) err
 	for _, p := range parts {
 		var fnErr error
 		err := gocsv.UnmarshalToCallbackWithError(p.r, func(r *Record) error {
-			r.Email = unneutralise(r.Email)
-			r.Message = unneutralise(r.Message)
+			r.legacy = legacy
+			r.Email = safetext.Uncell(r.Email)
+			r.Message = safetext.Uncell(r.Message)
 			fnErr = fn(r, p.after)
 			return fnErr
 		})
@@ -333,6 +379,12 @@ func scanResults(path string, base int64, fn func(r *Record, afterBase bool) err
 		}
 	}
 	return nil
+}
+
+// hasColumn reports whether the CSV header line names column.
+func hasColumn(header, column string) bool {
+	cols, err := csv.NewReader(strings.NewReader(header)).Read()
+	return err == nil && slices.Contains(cols, column)
 }
 
 // repairTornLine cuts a last line that a crash left half-written (no

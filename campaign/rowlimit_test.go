@@ -33,7 +33,7 @@ func TestRowAndFieldCaps(t *testing.T) {
 		t.Errorf("ScanList counted %d rows, want 7", info.Rows)
 	}
 	got := map[int]*Verdict{}
-	err = Prepare(context.Background(), PrepareOptions{List: path, Template: testTemplate(t, tmplSrc)}, func(v *Verdict) error {
+	err = Prepare(context.Background(), PrepareOptions{ListOptions: ListOptions{List: path, Template: testTemplate(t, tmplSrc)}}, func(v *Verdict) error {
 		c := *v
 		c.Message = nil
 		got[v.Line] = &c

@@ -12,8 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mailer-dev/mailer/render"
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Sender is what a campaign needs from the relay pool; *sender.Pool is one.
@@ -27,15 +28,11 @@ type Sender interface {
 
 // Options describe one run.
 type Options struct {
-	List        string // path of the recipient CSV
-	EmailColumn string // ["email"]
-	NameColumn  string // display-name column ["name" when the list has one]
-	Template    *render.Template
-	Results     string   // path of the results CSV
-	Suppress    []string // suppression CSVs, each with an email column
-	DryRun      bool     // render and check everything, send nothing
-	Concurrency int      // messages in flight at once [1]
-	Limit       int      // send at most this many messages (0: no limit)
+	ListOptions
+	Results     string // path of the results CSV
+	DryRun      bool   // render and check everything, send nothing
+	Concurrency int    // messages in flight at once [1]
+	Limit       int    // send at most this many messages (0: no limit)
 	// ResendUnknown sends again to recipients recorded unknown (the relay
 	// may have accepted them: they may get the message twice).
 	ResendUnknown bool
@@ -120,282 +117,437 @@ func Run(ctx context.Context, o Options, s Sender) (*Summary, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	start := time.Now()
-	info, err := ScanList(o.List, o.EmailColumn, o.NameColumn)
-	if err != nil {
+	r := &run{o: o, s: s, start: time.Now()}
+	defer r.closeFiles()
+	if err := r.setup(); err != nil {
 		return nil, err
 	}
-	fingerprint := "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	defer r.cancel(nil)
+	r.jobs = make(chan *Verdict, 2*o.Concurrency)
+	r.outs = make(chan *Record, 2*o.Concurrency)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(r.jobs)
+		if r.readErr = r.feed(); r.readErr != nil {
+			r.cancel(r.readErr)
+		}
+	}()
+	for i := 0; i < o.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(r.outs)
+	}()
+	return r.sum, r.record()
+}
+
+// run is one campaign run: the reader (feed) streams the list into jobs,
+// workers render and send them, and the writer (record) is the only one
+// that writes the results, the bounces and the progress.
+type run struct {
+	o     Options
+	s     Sender
+	start time.Time
+	info  *ListInfo
+	supp  *suppress.Set
+	done  *finished
+	// fingerprint names the list and template in every row.
+	fingerprint string
+	sum         *Summary
+
+	jr      *journal // nil for a dry run
+	rw      *resultsWriter
+	bounces *suppress.Writer // nil without BouncesTo
+	lock    *fileLock
+
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	jobs    chan *Verdict
+	outs    chan *Record
+	skipped atomic.Int64 // rows already final, counted by the reader
+
+	readErr          error
+	probeOnce        sync.Once
+	probeErr         error
+	journalOnce      sync.Once
+	journalErr       error
+	downOnce         sync.Once
+	downErr          error
+	relaysDown       atomic.Bool // every relay is down: what is left is recorded not tried
+	recorded         int         // by the writer
+	writeErr         error       // the writer's
+	closeRW, closeJR bool
+}
+
+// setup reads the list and the suppressions, takes the lock, reads what an
+// earlier run finished and opens the files the run writes.
+func (r *run) setup() error {
+	o := r.o
+	info, err := ScanList(o.List, o.EmailColumn, o.NameColumn)
+	if err != nil {
+		return err
+	}
+	r.info = info
+	r.fingerprint = "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
 	if o.Warn != nil && info.Rows > DefaultUnsubscribeRows && !o.Template.HasListUnsubscribe() {
 		// As check warns: bulk receivers require one-click unsubscribe.
 		o.Warn(WarnNoUnsubscribe, fmt.Sprintf("%d rows and no List-Unsubscribe header in the messages: Gmail and Yahoo require one-click unsubscribe (RFC 8058) from senders of bulk mail", info.Rows))
 	}
-	supp, err := loadSuppressions(o.Suppress)
-	if err != nil {
-		return nil, err
+	if r.supp, err = loadSuppressions(o.Suppress); err != nil {
+		return err
 	}
-	sum := &Summary{Total: info.Rows, Counts: map[Status]int{}}
-	stamp := func(r *Record) *Record {
-		r.Time = o.Now().UTC().Format(timeLayout)
-		r.Fingerprint = fingerprint
-		return r
-	}
-
-	var jr *journal
+	r.sum = &Summary{Total: info.Rows, Counts: map[Status]int{}}
 	// Recipients an earlier run finished: sized for the whole list when
 	// there is an earlier run, like the duplicate set, else left small.
 	doneRows := 0
 	if st, err := os.Stat(o.Results); err == nil && st.Size() > 0 && !o.DryRun {
 		doneRows = info.Rows
 	}
-	done := &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}, unknown: map[digest]bool{}}
+	r.done = &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}, unknown: map[digest]bool{}}
 	var recovered []attempt
 	if o.DryRun {
 		if err := checkDryRunTarget(o.Results); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		// First a lock on the results file itself, whatever path names it
 		// (symbolic or hard links), so a second run stops before it writes
 		// anything; then the journal's, named after the real file.
-		fl, err := lockResults(o.Results)
-		if err != nil {
-			return nil, err
+		if r.lock, err = lockResults(o.Results); err != nil {
+			return err
 		}
-		defer fl.close()
-		if jr, err = openJournal(o.Results); err != nil {
-			return nil, err
+		if r.jr, err = openJournal(o.Results); err != nil {
+			return err
 		}
-		defer jr.close()
-		if sum.Repaired, err = repairTornLine(o.Results); err != nil {
-			return nil, err
+		if r.sum.Repaired, err = repairTornLine(o.Results); err != nil {
+			return err
 		}
-		if recovered, err = loadState(o, jr, fingerprint, done); err != nil {
-			return nil, err
+		if recovered, err = loadState(o, r.jr, r.fingerprint, r.done); err != nil {
+			return err
 		}
 	}
-	rw, err := createResults(o.Results, o.DryRun)
-	if err != nil {
-		return nil, err
+	if r.rw, err = createResults(o.Results, o.DryRun); err != nil {
+		return err
 	}
-	if jr != nil {
+	r.closeRW = true
+	if r.jr != nil {
 		for _, a := range recovered {
-			rec := stamp(&Record{Email: a.email, Line: a.line, MessageID: a.messageID, Status: Unknown,
+			rec := r.stamp(&Record{Email: a.email, Line: a.line, MessageID: a.messageID, Status: Unknown, Reason: ReasonInFlight,
 				Message: "mailer stopped while sending this message (crash or kill): the relay may have accepted it"})
-			if err := rw.write(rec); err != nil {
-				rw.close()
-				return nil, err
+			if err := r.rw.write(rec); err != nil {
+				return err
 			}
 			if !o.ResendUnknown {
-				done.keys.put(digestOf(keyOf(a.email)), 1)
+				r.done.keys.put(digestOf(address.Key(a.email)), 1)
 			} else {
-				done.unknown[digestOf(keyOf(a.email))] = true
+				r.done.unknown[digestOf(address.Key(a.email))] = true
 			}
 		}
-		sum.Recovered = len(recovered)
-		size, err := rw.size()
+		r.sum.Recovered = len(recovered)
+		size, err := r.rw.size()
 		if err == nil {
-			err = jr.start(size)
+			err = r.jr.start(size)
 		}
 		if err != nil {
-			rw.close()
-			return nil, err
+			return err
 		}
 	}
-	var bounces *bounceWriter
 	if o.BouncesTo != "" && !o.DryRun {
-		if bounces, err = openBounces(o.BouncesTo); err != nil {
-			rw.close()
-			return nil, err
+		if r.bounces, err = suppress.OpenWriter(o.BouncesTo); err != nil {
+			return &WriteError{Path: o.BouncesTo, Err: err}
 		}
-		defer bounces.close()
 	}
+	return nil
+}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	jobs := make(chan *Verdict, 2*o.Concurrency)
-	outs := make(chan *Record, 2*o.Concurrency)
+// closeFiles closes what setup opened and record did not close.
+func (r *run) closeFiles() {
+	if r.closeRW {
+		r.rw.close()
+	}
+	if r.bounces != nil {
+		r.bounces.Close()
+	}
+	if r.jr != nil {
+		r.jr.close()
+	}
+	if r.lock != nil {
+		r.lock.close()
+	}
+}
 
-	var readErr error
-	var skipped atomic.Int64 // rows already final, counted by the reader
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // reader: decides everything that needs no rendering
-		defer wg.Done()
-		defer close(jobs)
-		readErr = feed(ctx, o, info.Rows, supp, done, &skipped, jobs, outs, stamp)
-		if readErr != nil {
-			cancel(readErr)
+// stamp gives a record the time and the fingerprint.
+func (r *run) stamp(rec *Record) *Record {
+	rec.Time = r.o.Now().UTC().Format(timeLayout)
+	rec.Fingerprint = r.fingerprint
+	return rec
+}
+
+// stopRelaysDown stops the run because every relay is down (err is the
+// *sender.UnavailableError). Unless the run was already stopping for
+// another reason, what is left is then recorded deferred, not tried, so
+// the results speak of every recipient.
+func (r *run) stopRelaysDown(err error) {
+	r.downOnce.Do(func() {
+		r.downErr = err
+		if r.ctx.Err() == nil {
+			r.relaysDown.Store(true)
 		}
-	}()
-	var probeOnce, downOnce sync.Once
-	var probeErr, journalErr, downErr error
-	var journalOnce sync.Once
-	journalFailed := func(err error) {
-		journalOnce.Do(func() { journalErr = err; cancel(err) })
+		r.cancel(err)
+	})
+}
+
+// untried marks rec deferred for a recipient left when every relay was
+// down.
+func (r *run) untried(status *Status, reason *string) {
+	*status, *reason = Deferred, oneLine("not tried: "+r.downErr.Error())
+}
+
+// feed streams the list: invalid, suppressed and duplicate rows go straight
+// to outs; rows already final are skipped; the rest become jobs. Rows are
+// classified by the planner that Prepare uses too.
+func (r *run) feed() error {
+	o := r.o
+	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
+	if err != nil {
+		return err
 	}
-	for i := 0; i < o.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf bytes.Buffer
-			for j := range jobs {
-				renderVerdict(o.Template, &buf, j) // the path check and preview share
-				if j.Status != "" {
-					outs <- stamp(j.record())
-					continue
+	defer lr.close()
+	p := newPlanner(r.supp, r.done, r.info.Rows) // memory grows only by its duplicate set
+	queued := 0
+	for {
+		if r.ctx.Err() != nil && !r.relaysDown.Load() {
+			return nil
+		}
+		if o.Limit > 0 && queued >= o.Limit {
+			return nil
+		}
+		row, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err // the list changed since ScanList
+		}
+		v, skip := p.classify(lr, row)
+		if skip {
+			r.skipped.Add(1)
+			continue
+		}
+		if v.Status == "" && r.relaysDown.Load() {
+			r.untried(&v.Status, &v.Reason)
+		}
+		if v.Status == "" {
+			select {
+			case r.jobs <- v:
+				queued++
+				continue
+			case <-r.ctx.Done():
+				if !r.relaysDown.Load() {
+					return nil
 				}
-				m := j.Message
-				rec := &Record{Email: j.Email, Line: j.Line, MessageID: m.MessageID}
-				var err error
-				if rec.EnvelopeFrom, err = o.Envelope.from(m.From, j.Email); err != nil {
-					rec.Status, rec.Message = Invalid, "envelope sender: "+err.Error()
-					outs <- stamp(rec)
-					continue
-				}
-				if o.DryRun {
-					rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
-					outs <- stamp(rec)
-					continue
-				}
-				probeOnce.Do(func() {
-					if probeErr = s.Probe(ctx); probeErr != nil {
-						// Not the relays-down cause: before the first message
-						// nothing is recorded for the rows left.
-						cancel(errors.New("probe: " + probeErr.Error()))
-					}
-				})
-				if probeErr != nil {
-					continue // no relay at all: nothing is recorded, exit 69
-				}
-				if ctx.Err() != nil {
-					if relaysDown(ctx) {
-						rec.Status, rec.Message = Deferred, untried(ctx)
-						outs <- stamp(rec)
-					}
-					continue // not tried: a re-run takes it up
-				}
-				// The attempt is on disk before the relay sees the message.
-				if err := jr.attempt(rec.Email, rec.Line, rec.MessageID); err != nil {
-					journalFailed(err)
-					continue
-				}
-				res := s.Send(ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
-				if res.Status == sender.Canceled {
-					if err := jr.withdraw(rec.Email); err != nil {
-						journalFailed(err)
-					}
-					if relaysDown(ctx) {
-						rec.Status, rec.Message = Deferred, untried(ctx)
-						outs <- stamp(rec)
-					}
-					continue
-				}
-				rec.Status = Status(res.Status)
-				rec.Code, rec.EnhancedCode, rec.Message = Count(res.Code), res.Enhanced, res.Text
-				rec.Relay, rec.Attempts = res.Relay, Count(res.Attempts)
-				if done.unknown[digestOf(keyOf(rec.Email))] {
-					rec.Message = ResentUnknown + rec.Message
-				}
-				stamp(rec)
-				if !res.Time.IsZero() {
-					rec.Time = res.Time.UTC().Format(timeLayout) // when it went to the relay
-				}
-				outs <- rec
-				if ue := (*sender.UnavailableError)(nil); errors.As(res.Err, &ue) {
-					// Every relay is down: stop; what is left is taken up by a re-run.
-					downOnce.Do(func() { downErr = res.Err; cancel(downErr) })
-				}
+				r.untried(&v.Status, &v.Reason)
 			}
-		}()
+		}
+		if v.Status == Deferred {
+			queued++ // meant to be sent: counts toward --limit
+		}
+		// The writer reads outs until it is closed, after this goroutine
+		// ends: the send cannot block for good.
+		r.outs <- r.stamp(v.record())
 	}
-	go func() {
-		wg.Wait()
-		close(outs)
-	}()
+}
 
+// work renders and sends jobs until the reader closes them.
+func (r *run) work() {
+	var buf bytes.Buffer
+	for j := range r.jobs {
+		renderVerdict(r.o.Template, &buf, j) // the path check and preview share
+		if j.Status != "" {
+			r.outs <- r.stamp(j.record())
+			continue
+		}
+		if rec := r.send(j); rec != nil {
+			r.outs <- rec
+		}
+	}
+}
+
+// send sends one rendered job and returns its record, or nil when nothing
+// is to be recorded (not tried: a re-run takes it up).
+func (r *run) send(j *Verdict) *Record {
+	m := j.Message
+	rec := &Record{Email: j.Email, Line: j.Line, MessageID: m.MessageID}
+	var err error
+	if rec.EnvelopeFrom, err = r.o.Envelope.from(m.From, j.Email); err != nil {
+		rec.Status, rec.Message, rec.Reason = Invalid, "envelope sender: "+err.Error(), ReasonInvalidEnvelope
+		return r.stamp(rec)
+	}
+	if r.o.DryRun {
+		rec.Status, rec.Message = DryRun, fmt.Sprintf("would send %d bytes", len(m.Data))
+		return r.stamp(rec)
+	}
+	r.probeOnce.Do(func() {
+		if r.probeErr = r.s.Probe(r.ctx); r.probeErr != nil {
+			// Not relays down: before the first message nothing is
+			// recorded for the rows left.
+			r.cancel(errors.New("probe: " + r.probeErr.Error()))
+		}
+	})
+	if r.probeErr != nil {
+		return nil // no relay at all: nothing is recorded, exit 69
+	}
+	if r.ctx.Err() != nil {
+		return r.notTried(rec)
+	}
+	// The attempt is on disk before the relay sees the message.
+	if err := r.jr.attempt(rec.Email, rec.Line, rec.MessageID); err != nil {
+		r.journalFailed(err)
+		return nil
+	}
+	res := r.s.Send(r.ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
+	if res.Status == sender.Canceled {
+		if err := r.jr.withdraw(rec.Email); err != nil {
+			r.journalFailed(err)
+		}
+		return r.notTried(rec)
+	}
+	rec.Status = Status(res.Status)
+	rec.Code, rec.EnhancedCode, rec.Message = BlankInt(res.Code), res.Enhanced, res.Text
+	rec.Relay, rec.Attempts = res.Relay, BlankInt(res.Attempts)
+	if r.done.unknown[digestOf(address.Key(rec.Email))] {
+		rec.Message, rec.Reason = ResentUnknown+rec.Message, ReasonResentUnknown
+	}
+	r.stamp(rec)
+	if !res.Time.IsZero() {
+		rec.Time = res.Time.UTC().Format(timeLayout) // when it went to the relay
+	}
+	if ue := (*sender.UnavailableError)(nil); errors.As(res.Err, &ue) {
+		// Every relay is down: stop; what is left is taken up by a re-run.
+		r.stopRelaysDown(res.Err)
+	}
+	return rec
+}
+
+// notTried is the record of a job the run stopped before sending: deferred
+// when every relay is down, else none (a re-run takes it up).
+func (r *run) notTried(rec *Record) *Record {
+	if !r.relaysDown.Load() {
+		return nil
+	}
+	r.untried(&rec.Status, &rec.Message)
+	rec.Reason = ReasonNotTried
+	return r.stamp(rec)
+}
+
+func (r *run) journalFailed(err error) {
+	r.journalOnce.Do(func() { r.journalErr = err; r.cancel(err) })
+}
+
+// record is the writer: it writes every outcome to the results (and hard
+// bounces to BouncesTo), fsyncs them in groups, and returns the run's error
+// once the workers are done.
+func (r *run) record() error {
 	// Group commit: fsync what changed every syncEvery.
 	ticker := time.NewTicker(syncEvery)
 	defer ticker.Stop()
-	var writeErr error
-	syncAll := func() {
-		if writeErr != nil {
-			return
-		}
-		if err := rw.sync(); err != nil {
-			writeErr = err
-			cancel(err)
-		}
-		if jr != nil {
-			if err := jr.sync(); err != nil {
-				writeErr = &WriteError{Path: jr.path, Err: err}
-				cancel(writeErr)
-			}
-		}
-	}
-	recorded := 0
 loop:
 	for {
-		var rec *Record
 		select {
 		case <-ticker.C:
-			syncAll()
-			continue
-		case r, ok := <-outs:
+			r.syncAll()
+		case rec, ok := <-r.outs:
 			if !ok {
 				break loop
 			}
-			rec = r
-		}
-		if writeErr == nil {
-			if writeErr = rw.write(rec); writeErr != nil {
-				cancel(writeErr) // never send what cannot be recorded
-			}
-		}
-		if writeErr != nil {
-			sum.Unrecorded = append(sum.Unrecorded, *rec)
-			continue
-		}
-		if bounces != nil && rec.Status == Bounced && strings.HasPrefix(rec.EnhancedCode, "5.1.") {
-			if err := bounces.add(rec, o.Now()); err != nil {
-				writeErr = err
-				cancel(err)
-			}
-		}
-		sum.Counts[rec.Status]++
-		recorded++
-		if o.Progress != nil {
-			sk := int(skipped.Load())
-			o.Progress(Progress{Total: info.Rows, Done: recorded + sk, Skipped: sk, Elapsed: time.Since(start)})
+			r.write(rec)
 		}
 	}
-	if err := rw.close(); err != nil && writeErr == nil {
-		writeErr = err
+	r.closeRW = false
+	if err := r.rw.close(); err != nil && r.writeErr == nil {
+		r.writeErr = err
 	}
-	if jr != nil && writeErr == nil && journalErr == nil {
+	if r.jr != nil && r.writeErr == nil && r.journalErr == nil {
 		// Every attempt of this run has its outcome on disk.
-		if err := jr.finish(); err != nil {
-			writeErr = err
+		if err := r.jr.finish(); err != nil {
+			r.writeErr = err
 		}
 	}
-	sum.Skipped = int(skipped.Load())
-	sum.Elapsed = time.Since(start)
-	sum.Left = info.Rows - recorded - sum.Skipped
+	sum := r.sum
+	sum.Skipped = int(r.skipped.Load())
+	sum.Elapsed = time.Since(r.start)
+	sum.Left = r.info.Rows - r.recorded - sum.Skipped
 	switch {
-	case writeErr != nil:
-		return sum, writeErr
-	case journalErr != nil:
-		return sum, journalErr
-	case readErr != nil:
-		return sum, readErr
-	case probeErr != nil && errors.Is(probeErr, context.Canceled):
-		return sum, nil // interrupted while connecting: the caller sees its ctx
-	case probeErr != nil:
-		return sum, probeErr
-	case downErr != nil:
-		return sum, downErr
+	case r.writeErr != nil:
+		return r.writeErr
+	case r.journalErr != nil:
+		return r.journalErr
+	case r.readErr != nil:
+		return r.readErr
+	case r.probeErr != nil && errors.Is(r.probeErr, context.Canceled):
+		return nil // interrupted while connecting: the caller sees its ctx
+	case r.probeErr != nil:
+		return r.probeErr
+	case r.downErr != nil:
+		return r.downErr
 	}
-	return sum, nil
+	return nil
+}
+
+// write records one outcome.
+func (r *run) write(rec *Record) {
+	var bounce *suppress.Entry
+	if reason, ok := suppress.ForBounce(rec.EnhancedCode); ok && r.bounces != nil && rec.Status == Bounced {
+		// Taken before write makes the record's text safe for a
+		// spreadsheet: the suppression writer does that itself.
+		bounce = &suppress.Entry{Email: rec.Email, Code: rec.EnhancedCode, Diagnostic: rec.Message, Time: r.o.Now(), Reason: reason, Source: "send"}
+	}
+	if r.writeErr == nil {
+		if r.writeErr = r.rw.write(rec); r.writeErr != nil {
+			r.cancel(r.writeErr) // never send what cannot be recorded
+		}
+	}
+	if r.writeErr != nil {
+		r.sum.Unrecorded = append(r.sum.Unrecorded, *rec)
+		return
+	}
+	if bounce != nil {
+		if err := r.bounces.Append(*bounce); err != nil {
+			r.writeErr = &WriteError{Path: r.bounces.Path(), Err: err}
+			r.cancel(r.writeErr)
+		}
+	}
+	r.sum.Counts[rec.Status]++
+	r.recorded++
+	if r.o.Progress != nil {
+		sk := int(r.skipped.Load())
+		r.o.Progress(Progress{Total: r.info.Rows, Done: r.recorded + sk, Skipped: sk, Elapsed: time.Since(r.start)})
+	}
+}
+
+// syncAll fsyncs the results and the journal if they changed.
+func (r *run) syncAll() {
+	if r.writeErr != nil {
+		return
+	}
+	if err := r.rw.sync(); err != nil {
+		r.writeErr = err
+		r.cancel(err)
+	}
+	if r.jr != nil {
+		if err := r.jr.sync(); err != nil {
+			r.writeErr = &WriteError{Path: r.jr.path, Err: err}
+			r.cancel(r.writeErr)
+		}
+	}
 }
 
 // loadState reads the results file into done (recipients with a final
@@ -410,12 +562,12 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 	last := ""
 	err := scanResults(o.Results, jr.base, func(r *Record, after bool) error {
 		switch {
-		case r.Status == Suppressed && strings.HasPrefix(r.Message, "duplicate of line "):
+		case r.isDuplicate():
 			done.dupLines[int32(r.Line)] = true
 		case r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown):
-			done.keys.put(digestOf(keyOf(r.Email)), 1)
+			done.keys.put(digestOf(address.Key(r.Email)), 1)
 		case r.Status == Unknown: // and resent: its new row says so
-			done.unknown[digestOf(keyOf(r.Email))] = true
+			done.unknown[digestOf(address.Key(r.Email))] = true
 		}
 		// Only what a send produced answers an attempt, and only for the
 		// same row: a duplicate's row never does.
@@ -453,107 +605,17 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// feed streams the list: invalid, suppressed and duplicate rows go straight
-// to outs; rows already final are skipped; the rest become jobs. Rows are
-// classified by the planner that Prepare uses too.
-func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done *finished, skipped *atomic.Int64, jobs chan<- *Verdict, outs chan<- *Record, stamp func(*Record) *Record) error {
-	lr, err := openList(o.List, o.EmailColumn, o.NameColumn, nil)
-	if err != nil {
-		return err
-	}
-	defer lr.close()
-	p := newPlanner(supp, done, rows) // memory grows only by its duplicate set
-	queued := 0
-	for {
-		if ctx.Err() != nil {
-			if !relaysDown(ctx) {
-				return nil
-			}
-			// Every relay is down: the rest of the list is recorded deferred
-			// (a re-run sends it), so the results speak of every recipient.
-		}
-		if o.Limit > 0 && queued >= o.Limit {
-			return nil
-		}
-		r, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err // the list changed since ScanList
-		}
-		v, skip := p.classify(lr, r)
-		if skip {
-			skipped.Add(1)
-			continue
-		}
-		if v.Status == "" && relaysDown(ctx) {
-			v.Status, v.Reason = Deferred, untried(ctx)
-		}
-		if v.Status == "" {
-			select {
-			case jobs <- v:
-				queued++
-				continue
-			case <-ctx.Done():
-				if !relaysDown(ctx) {
-					return nil
-				}
-				v.Status, v.Reason = Deferred, untried(ctx)
-			}
-		}
-		if v.Status == Deferred {
-			queued++ // meant to be sent: counts toward --limit
-		}
-		// The writer reads outs until it is closed, after this goroutine
-		// ends: the send cannot block for good.
-		outs <- stamp(v.record())
-	}
-}
-
-// relaysDown reports whether ctx was cancelled because every relay is down.
-func relaysDown(ctx context.Context) bool {
-	var ue *sender.UnavailableError
-	return ctx.Err() != nil && errors.As(context.Cause(ctx), &ue)
-}
-
-// untried is the reason recorded for a recipient left when every relay was down.
-func untried(ctx context.Context) string {
-	return oneLine("not tried: " + context.Cause(ctx).Error())
-}
-
-// loadSuppressions reads suppression CSVs (each with an email column) into
-// one set, remembering which file each address came from.
-func loadSuppressions(paths []string) (map[digest]string, error) {
-	set := map[digest]string{}
-	for _, p := range paths {
-		lr, err := openList(p, "email", "", nil)
-		if err != nil {
-			return nil, suppressErr(p, err)
-		}
-		for {
-			r, err := lr.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				lr.close()
-				return nil, err
-			}
-			set[digestOf(keyOf(r.fields[lr.emailAt]))] = p
-		}
-		lr.close()
+// loadSuppressions reads the suppression files into one set.
+func loadSuppressions(paths []string) (*suppress.Set, error) {
+	set, err := suppress.Load(paths...)
+	var fe *suppress.FormatError
+	switch {
+	case errors.As(err, &fe):
+		return nil, &DataError{File: fe.File, Line: fe.Line, Msg: "suppression list: " + fe.Msg}
+	case err != nil:
+		return nil, fmt.Errorf("suppression list: %w", err)
 	}
 	return set, nil
-}
-
-func suppressErr(path string, err error) error {
-	var de *DataError
-	if errors.As(err, &de) {
-		de.Msg = "suppression list: " + de.Msg
-		return de
-	}
-	return fmt.Errorf("suppression list: %w", err)
 }
 
 // checkDryRunTarget refuses to let a dry run overwrite a results file that

@@ -127,7 +127,7 @@ func TestRunOutcomes(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
 	}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Suppress: []string{supp}, Concurrency: 3}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc), Suppress: []string{supp}}, Results: results, Concurrency: 3}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestResumeSkipsFinal(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250}
 	}}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}
 	if _, err := Run(context.Background(), o, first); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestListErrorsStopBeforeSending(t *testing.T) {
 			dir := t.TempDir()
 			list := writeFile(t, dir, "list.csv", c.content)
 			fs := &fakeSender{}
-			_, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv")}, fs)
+			_, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r.csv")}, fs)
 			var de *DataError
 			if !errors.As(err, &de) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want a DataError containing %q", err, c.want)
@@ -251,7 +251,7 @@ func TestRenderErrorIsInvalidRow(t *testing.T) {
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,\"B\nBcc: evil@example.com\"\n")
 	results := filepath.Join(dir, "r.csv")
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestRenderErrorIsInvalidRow(t *testing.T) {
 
 	// A field the list lacks makes every row invalid, never "<no value>".
 	fs = &fakeSender{}
-	sum, err = Run(context.Background(), Options{List: list, Template: testTemplate(t, "From: a@b.example\nSubject: {{.nickname}}\n\nx\n"), Results: filepath.Join(dir, "r2.csv")}, fs)
+	sum, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, "From: a@b.example\nSubject: {{.nickname}}\n\nx\n")}, Results: filepath.Join(dir, "r2.csv")}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestDryRun(t *testing.T) {
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nbad,B\n")
 	results := filepath.Join(dir, "dry.csv")
 	fs := &fakeSender{}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, DryRun: true}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, DryRun: true}
 	for i := 0; i < 2; i++ { // a dry run can be repeated: it rewrites its own file
 		sum, err := Run(context.Background(), o, fs)
 		if err != nil {
@@ -297,7 +297,7 @@ func TestDryRun(t *testing.T) {
 	}
 	// A real results file is never overwritten by a dry run.
 	real := filepath.Join(dir, "real.csv")
-	if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: real}, &fakeSender{}); err != nil {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: real}, &fakeSender{}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(real)
@@ -316,7 +316,7 @@ func TestProbeFailureSendsNothing(t *testing.T) {
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,B\n")
 	unavailable := &sender.UnavailableError{Err: errors.New("connection refused")}
 	fs := &fakeSender{probeErr: unavailable}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv"), Concurrency: 2}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r.csv"), Concurrency: 2}, fs)
 	if !errors.Is(err, unavailable) {
 		t.Fatalf("got %v", err)
 	}
@@ -334,7 +334,7 @@ func TestLimit(t *testing.T) {
 	}
 	list := writeFile(t, dir, "list.csv", b.String())
 	fs := &fakeSender{}
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv"), Limit: 7, Concurrency: 4}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r.csv"), Limit: 7, Concurrency: 4}
 	sum, err := Run(context.Background(), o, fs)
 	if err != nil {
 		t.Fatal(err)

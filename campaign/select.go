@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/mailer-dev/mailer/address"
 )
 
 // Selection chooses rows of the list for preview.
@@ -41,7 +43,7 @@ func Select(ctx context.Context, o PrepareOptions, sel Selection, fn func(*Verdi
 	}
 	emails := map[string]bool{}
 	for _, e := range sel.Emails {
-		emails[keyOf(e)] = false
+		emails[address.Key(e)] = false
 	}
 	byRow := len(lines)+len(emails) > 0
 	if sel.Limit < 1 {
@@ -64,7 +66,7 @@ func Select(ctx context.Context, o PrepareOptions, sel Selection, fn func(*Verdi
 			return nil
 		}
 		_, byLine := lines[v.Line]
-		k := keyOf(v.Email)
+		k := address.Key(v.Email)
 		_, byEmail := emails[k]
 		if !byLine && !byEmail {
 			return nil
@@ -95,7 +97,7 @@ func Select(ctx context.Context, o PrepareOptions, sel Selection, fn func(*Verdi
 	sort.Strings(missing)
 	var me []string
 	for _, e := range sel.Emails {
-		if !emails[keyOf(e)] {
+		if !emails[address.Key(e)] {
 			me = append(me, e)
 		}
 	}

@@ -27,7 +27,7 @@ func TestRunStopsWhenRelaysUnavailable(t *testing.T) {
 		return sender.Result{Status: sender.Deferred, Text: "connect: refused", Attempts: 3,
 			Err: &sender.UnavailableError{Err: errors.New("connect: refused")}}
 	}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Concurrency: 1}, down)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Concurrency: 1}, down)
 	var ue *sender.UnavailableError
 	if !errors.As(err, &ue) {
 		t.Fatalf("got %v, want an UnavailableError", err)
@@ -48,7 +48,7 @@ func TestRunStopsWhenRelaysUnavailable(t *testing.T) {
 		t.Errorf("%d rows say untried, want %d (the %d tried say why they failed)", untried, 50-down.total(), down.total())
 	}
 	up := &fakeSender{answer: func(string) sender.Result { return sender.Result{Status: sender.Delivered, Code: 250, Attempts: 1} }}
-	sum, err = Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Concurrency: 2}, up)
+	sum, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Concurrency: 2}, up)
 	if err != nil || sum.Counts[Delivered] != 50 {
 		t.Fatalf("re-run: %v, %v", err, sum.Counts)
 	}

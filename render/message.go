@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
-	"golang.org/x/net/idna"
-	"mime"
-	"time"
+	"github.com/mailer-dev/mailer/address"
 )
 
 // Recipient is one row of the list as the template sees it.
@@ -30,7 +30,9 @@ type Recipient struct {
 
 // Message is a rendered message.
 type Message struct {
-	// From is the envelope sender: the (first) From address.
+	// From is the address of the From header field (its first address, domain
+	// in A-labels), not the envelope sender, which the caller chooses (this
+	// address or a return path).
 	From string
 	// MessageID is the Message-ID header value without angle brackets.
 	MessageID string
@@ -128,7 +130,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 				}
 			}
 			for _, a := range list {
-				if a.Address, err = toASCIIDomain(a.Address); err != nil {
+				if a.Address, err = address.ASCIIDomain(a.Address); err != nil {
 					return nil, &RowError{hd.name, at(err)}
 				}
 				m.UTF8 = m.UTF8 || !isASCII(a.Address)
@@ -374,18 +376,6 @@ func execErr(err error) error {
 		return fmt.Errorf("the list has no column named %s", strings.Trim(s[i+len("map has no entry for key "):], `"`))
 	}
 	return errors.New(cleanTemplateErr(err))
-}
-
-func toASCIIDomain(addr string) (string, error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 {
-		return "", fmt.Errorf("%q has no domain", addr)
-	}
-	d, err := idna.Lookup.ToASCII(addr[at+1:])
-	if err != nil {
-		return "", fmt.Errorf("%q: bad domain: %v", addr, err)
-	}
-	return addr[:at+1] + d, nil
 }
 
 // mimeHeader starts the MIME fields of an entity. AddRaw keeps our spelling

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/mailer-dev/mailer/address"
 )
 
 // Options are what rendering depends on besides the template and the row.
@@ -312,7 +313,7 @@ func (t *Template) FromDomain() string {
 		if err != nil || len(list) == 0 {
 			return ""
 		}
-		addr, err := toASCIIDomain(list[0].Address)
+		addr, err := address.ASCIIDomain(list[0].Address)
 		if err != nil {
 			return ""
 		}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"github.com/mailer-dev/mailer/address"
 )
 
 // Unsubscribe configures one-click unsubscribe (RFC 8058). With it every
@@ -44,20 +46,14 @@ func (u *Unsubscribe) Check() error {
 }
 
 // UnsubscribeToken is the token that proves an unsubscribe URL was made by
-// mailer for address: the HMAC-SHA256 of NormalizeAddress(address) keyed
+// mailer for addr: the HMAC-SHA256 of address.Key(addr) keyed
 // with secret, in unpadded base64url (RFC 4648 section 5), 43 characters.
 // The page behind the URL recomputes it from the address and compares in
 // constant time (hmac.Equal).
-func UnsubscribeToken(secret []byte, address string) string {
+func UnsubscribeToken(secret []byte, addr string) string {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(NormalizeAddress(address)))
+	m.Write([]byte(address.Key(addr)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// NormalizeAddress is an address as mailer compares addresses: lower-cased
-// whole, with the domain in A-labels (as Recipient.Address already has it).
-func NormalizeAddress(address string) string {
-	return strings.ToLower(strings.TrimSpace(address))
 }
 
 // unsubscribeKey is where a render keeps the recipient's unsubscribe URL in
@@ -122,7 +118,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 		if err != nil || a.Name != "" {
 			return nil, fmt.Errorf("unsubscribe mailto %q: want a bare address", u.Mailto)
 		}
-		if us.mailto, err = toASCIIDomain(a.Address); err != nil {
+		if us.mailto, err = address.ASCIIDomain(a.Address); err != nil {
 			return nil, fmt.Errorf("unsubscribe mailto: %v", err)
 		}
 	}
@@ -139,10 +135,10 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	return us, nil
 }
 
-// urlFor renders the unsubscribe URL of address.
-func (us *unsubscriber) urlFor(address string, fields map[string]string) (string, error) {
+// urlFor renders the unsubscribe URL of addr.
+func (us *unsubscriber) urlFor(addr string, fields map[string]string) (string, error) {
 	var sb strings.Builder
-	d := unsubscribeData{Address: NormalizeAddress(address), Token: UnsubscribeToken(us.secret, address), Fields: fields}
+	d := unsubscribeData{Address: address.Key(addr), Token: UnsubscribeToken(us.secret, addr), Fields: fields}
 	if err := us.url.Execute(&sb, d); err != nil {
 		if s := err.Error(); strings.Contains(s, "map has no entry for key") {
 			return "", fmt.Errorf("unsubscribe URL: %v", execErr(err))

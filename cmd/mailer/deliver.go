@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/templates"
@@ -155,7 +156,7 @@ func parseSize(s string) (int64, error) {
 // drop a duplicate) and differs between recipients and campaigns.
 func messageIDFunc(campaign string) func(string) string {
 	return func(rcpt string) string {
-		sum := sha256.Sum256([]byte(campaign + "\x00" + render.NormalizeAddress(rcpt)))
+		sum := sha256.Sum256([]byte(campaign + "\x00" + address.Key(rcpt)))
 		return campaign + "." + hex.EncodeToString(sum[:12])
 	}
 }

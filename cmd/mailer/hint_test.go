@@ -29,7 +29,7 @@ func TestLibraryErrorsLeaveFlagsToHints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, nocol := campaign.Check(context.Background(), campaign.CheckOptions{PrepareOptions: campaign.PrepareOptions{List: list, EmailColumn: "email", Template: tmpl}})
+	_, nocol := campaign.Check(context.Background(), campaign.CheckOptions{PrepareOptions: campaign.PrepareOptions{ListOptions: campaign.ListOptions{List: list, EmailColumn: "email", Template: tmpl}}})
 	cases := []struct {
 		name string
 		err  error

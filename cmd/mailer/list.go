@@ -38,7 +38,12 @@ func (l *ListOptions) required(cmd string) error {
 
 // prepare gives the options as campaign takes them, with the parsed template.
 func (l *ListOptions) prepare(tmpl *render.Template) campaign.PrepareOptions {
-	return campaign.PrepareOptions{
+	return campaign.PrepareOptions{ListOptions: l.campaign(tmpl)}
+}
+
+// campaign gives the list settings as campaign takes them.
+func (l *ListOptions) campaign(tmpl *render.Template) campaign.ListOptions {
+	return campaign.ListOptions{
 		List: l.List, EmailColumn: l.EmailColumn, NameColumn: l.NameColumn,
 		Template: tmpl, Suppress: l.Suppress,
 	}

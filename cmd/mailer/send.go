@@ -200,12 +200,16 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 	}
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
-		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
-		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
-		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
-		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
-		Envelope: envelope,
-		Progress: prog.update,
+		ListOptions:   o.ListOptions.campaign(tmpl),
+		Results:       o.Results,
+		DryRun:        o.DryRun,
+		Concurrency:   o.Concurrency,
+		Limit:         o.Limit,
+		ResendUnknown: o.ResendUnknown,
+		AllowChanged:  o.AllowChanged,
+		BouncesTo:     o.BouncesTo,
+		Envelope:      envelope,
+		Progress:      prog.update,
 		Warn: func(kind, msg string) {
 			if kind == campaign.WarnNoUnsubscribe {
 				msg += " (give --unsubscribe-url; mailer check lists every warning)"

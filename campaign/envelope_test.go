@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/sender"
 )
 
@@ -33,20 +34,6 @@ func (e *envSender) Send(_ context.Context, m *sender.Message) sender.Result {
 	return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
 }
 
-func TestParseAddressInternational(t *testing.T) {
-	cases := []struct{ in, wire, key string }{
-		{"josé@bücher.example", "josé@xn--bcher-kva.example", "josé@xn--bcher-kva.example"},
-		{"JOSÉ@Example.com", "JOSÉ@example.com", "josé@example.com"},
-		{"用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v", "用户@xn--fsqu00a.xn--4rr70v"},
-	}
-	for _, c := range cases {
-		a, err := parseAddress(c.in)
-		if err != nil || a.wire != c.wire || a.key != c.key {
-			t.Errorf("parseAddress(%q) = %+v, %v; want wire %q key %q", c.in, a, err, c.wire, c.key)
-		}
-	}
-}
-
 func TestEnvelopeAndVERP(t *testing.T) {
 	dir := t.TempDir()
 	list := writeFile(t, dir, "list.csv", "email,first_name\nann@Example.com,Ann\njosé@example.com,José\n")
@@ -66,7 +53,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 			}
 			results := filepath.Join(dir, c.name+".csv")
 			es := &envSender{}
-			if _, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results, Envelope: c.env}, es); err != nil {
+			if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Envelope: c.env}, es); err != nil {
 				t.Fatal(err)
 			}
 			for rcpt, want := range c.want {
@@ -80,7 +67,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 			// The results keep the envelope sender, after line, and
 			// a VERP address leads back to the recipient.
 			raw, _ := os.ReadFile(results)
-			if header, _, _ := strings.Cut(string(raw), "\n"); !strings.HasSuffix(header, ",line,envelope_from,fingerprint") {
+			if header, _, _ := strings.Cut(string(raw), "\n"); !strings.HasSuffix(header, ",line,envelope_from,fingerprint,reason") {
 				t.Errorf("header %q: envelope_from must follow line, before fingerprint", header)
 			}
 			for _, r := range readRecords(t, results) {
@@ -88,7 +75,7 @@ func TestEnvelopeAndVERP(t *testing.T) {
 					t.Errorf("%s: envelope_from %q, want %q", r.Email, r.EnvelopeFrom, c.want[r.Email])
 				}
 				if c.env.VERP {
-					if back, ok := sender.DecodeVERP(c.env.ReturnPath, r.EnvelopeFrom); !ok || back != r.Email {
+					if back, ok := address.DecodeVERP(c.env.ReturnPath, r.EnvelopeFrom); !ok || back != r.Email {
 						t.Errorf("DecodeVERP(%q) = %q, %v; want %q", r.EnvelopeFrom, back, ok, r.Email)
 					}
 				}
@@ -117,7 +104,7 @@ func TestSMTPUTF8Refused(t *testing.T) {
 		}
 		return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
 	}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, es)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, es)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +115,7 @@ func TestSMTPUTF8Refused(t *testing.T) {
 	if r.Status != Invalid || !strings.Contains(r.Message, "SMTPUTF8") {
 		t.Errorf("record %+v", r)
 	}
-	sum, err = Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, es)
+	sum, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, es)
 	if err != nil || sum.Skipped != 2 {
 		t.Errorf("re-run: %+v, %v", sum, err)
 	}

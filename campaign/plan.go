@@ -9,8 +9,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/internal/safetext"
 	"github.com/mailer-dev/mailer/render"
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // Problem says why a row will not be sent. It refines Status for the
@@ -49,7 +51,28 @@ type warning struct{ kind, detail string }
 
 // Record is the results row for a verdict decided before sending.
 func (v *Verdict) record() *Record {
-	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason}
+	code := v.Problem.code()
+	if v.Status == Deferred {
+		code = ReasonNotTried // the only deferral decided before sending
+	}
+	return &Record{Email: v.Email, Line: v.Line, Status: v.Status, Message: v.Reason, Reason: code}
+}
+
+// code is the results CSV's reason code for a row with problem p.
+func (p Problem) code() ReasonCode {
+	switch p {
+	case ProblemAddress:
+		return ReasonInvalidAddress
+	case ProblemRender:
+		return ReasonInvalidRender
+	case ProblemDuplicate:
+		return ReasonDuplicate
+	case ProblemSuppressed:
+		return ReasonSuppressed
+	case ProblemSize:
+		return ReasonTooLarge
+	}
+	return ""
 }
 
 // finished is what earlier runs of a campaign finished, from its results
@@ -68,14 +91,14 @@ type finished struct {
 // suppressed and duplicate addresses, and rows already final in an earlier
 // run. Its only state that grows with the list is the duplicate set.
 type planner struct {
-	supp map[digest]string // suppressed address -> the file that lists it
-	done *finished         // what an earlier run finished (resume); nil for none
-	seen *digestSet        // first line of each address to be sent
+	supp *suppress.Set // suppressed addresses
+	done *finished     // what an earlier run finished (resume); nil for none
+	seen *digestSet    // first line of each address to be sent
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
 // known: the duplicate set then grows as it goes).
-func newPlanner(supp map[digest]string, done *finished, rows int) *planner {
+func newPlanner(supp *suppress.Set, done *finished, rows int) *planner {
 	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
@@ -88,21 +111,21 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		cell = r.fields[lr.emailAt]
 	}
 	tooLarge := sizeProblem(lr.columns, r)
-	var addr address
+	var addr address.Address
 	var aerr error
 	if r.cut || len(cell) > MaxFieldBytes {
 		aerr = errors.New(tooLarge)
 	} else {
-		addr, aerr = parseAddress(cell)
+		addr, aerr = address.Parse(cell)
 	}
 	if aerr != nil {
 		// A record must stay on one line, and what is shown of a bad cell
 		// (results, check, preview) must not act on a terminal. The key is
 		// taken from the same text, so a resume finds it in the results.
-		addr.wire = clip(safetext.String(oneLine(cell)))
-		addr.key = keyOf(addr.wire)
+		addr.Wire = clip(safetext.String(oneLine(cell)))
+		addr.Key = address.Key(addr.Wire)
 	}
-	d := digestOf(addr.key)
+	d := digestOf(addr.Key)
 	if p.done != nil {
 		if _, ok := p.done.keys.get(d); ok {
 			// Still the first row with this address: later ones are its
@@ -111,14 +134,15 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 			return nil, true
 		}
 	}
-	v = &Verdict{Line: r.line, Email: addr.wire}
+	v = &Verdict{Line: r.line, Email: addr.Wire}
+	supp := p.supp.File(addr.Key)
 	switch first, dup := p.seen.get(d); {
 	case tooLarge != "" && aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 	case aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
-	case p.supp[d] != "":
-		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+p.supp[d]
+	case supp != "":
+		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+supp
 	case dup:
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
 	}
@@ -133,7 +157,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 		return v, false
 	}
-	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
+	v.Recipient = render.Recipient{Address: addr.Wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
 	}
@@ -154,13 +178,19 @@ func renderVerdict(t *render.Template, buf *bytes.Buffer, v *Verdict) {
 	v.Message = m
 }
 
+// ListOptions select the list, the template and the suppression files:
+// what Run, Prepare and Select (send, check and preview) share.
+type ListOptions struct {
+	List        string // path of the recipient CSV
+	EmailColumn string // ["email"]
+	NameColumn  string // display-name column ["name" when the list has one]
+	Template    *render.Template
+	Suppress    []string // suppression CSVs, each with an email column
+}
+
 // PrepareOptions select the list, template and suppressions to prepare.
 type PrepareOptions struct {
-	List        string
-	EmailColumn string // ["email"]
-	NameColumn  string // ["name" when the list has one]
-	Template    *render.Template
-	Suppress    []string
+	ListOptions
 	// Concurrency is how many rows render at once [1]. With 1, verdicts
 	// arrive in list order.
 	Concurrency int

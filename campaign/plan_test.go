@@ -27,7 +27,7 @@ func TestPrepareAgreesWithDryRun(t *testing.T) {
 	supp := writeFile(t, dir, "supp.csv", "email\nS@example.com\n")
 	results := filepath.Join(dir, "dry.csv")
 	tm := testTemplate(t, tmplSrc)
-	if _, err := Run(context.Background(), Options{List: list, Template: tm, Results: results, Suppress: []string{supp}, DryRun: true, Concurrency: 3}, &fakeSender{}); err != nil {
+	if _, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: tm, Suppress: []string{supp}}, Results: results, DryRun: true, Concurrency: 3}, &fakeSender{}); err != nil {
 		t.Fatal(err)
 	}
 	dry := map[int]Record{}
@@ -36,7 +36,7 @@ func TestPrepareAgreesWithDryRun(t *testing.T) {
 	}
 	for _, conc := range []int{1, 4} {
 		got := map[int]*Verdict{}
-		err := Prepare(context.Background(), PrepareOptions{List: list, Template: tm, Suppress: []string{supp}, Concurrency: conc}, func(v *Verdict) error {
+		err := Prepare(context.Background(), PrepareOptions{ListOptions: ListOptions{List: list, Template: tm, Suppress: []string{supp}}, Concurrency: conc}, func(v *Verdict) error {
 			c := *v
 			got[v.Line] = &c
 			return nil
@@ -60,7 +60,7 @@ func TestPrepareAgreesWithDryRun(t *testing.T) {
 	}
 	want := map[int]Problem{2: "", 3: ProblemAddress, 4: ProblemRender, 6: ProblemDuplicate, 7: ProblemSuppressed, 8: ""}
 	got := map[int]Problem{}
-	Prepare(context.Background(), PrepareOptions{List: list, Template: tm, Suppress: []string{supp}}, func(v *Verdict) error {
+	Prepare(context.Background(), PrepareOptions{ListOptions: ListOptions{List: list, Template: tm, Suppress: []string{supp}}}, func(v *Verdict) error {
 		got[v.Line] = v.Problem
 		return nil
 	})
@@ -76,7 +76,7 @@ func TestPrepareStopsAndReportsListErrors(t *testing.T) {
 	list := writeFile(t, dir, "list.csv", mixedList)
 	tm := testTemplate(t, tmplSrc)
 	var lines []int
-	err := Prepare(context.Background(), PrepareOptions{List: list, Template: tm}, func(v *Verdict) error {
+	err := Prepare(context.Background(), PrepareOptions{ListOptions: ListOptions{List: list, Template: tm}}, func(v *Verdict) error {
 		lines = append(lines, v.Line)
 		if len(lines) == 2 {
 			return ErrStop
@@ -87,7 +87,7 @@ func TestPrepareStopsAndReportsListErrors(t *testing.T) {
 		t.Errorf("stopped after %v with %v; want lines [2 3] and no error", lines, err)
 	}
 	bad := writeFile(t, dir, "bad.csv", "email,first_name\na@example.com,A\nb@example.com\n")
-	err = Prepare(context.Background(), PrepareOptions{List: bad, Template: tm}, func(*Verdict) error { return nil })
+	err = Prepare(context.Background(), PrepareOptions{ListOptions: ListOptions{List: bad, Template: tm}}, func(*Verdict) error { return nil })
 	var de *DataError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "bad.csv:3: wrong number of fields") {
 		t.Errorf("got %v, want bad.csv:3 wrong number of fields", err)

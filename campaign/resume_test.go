@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,7 @@ func TestDeferredFirstRowOfDuplicateIsRetried(t *testing.T) {
 	dir := t.TempDir()
 	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,B\nA@example.com,A2\n")
 	results := filepath.Join(dir, "results.csv")
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}
 	first := &fakeSender{answer: func(to string) sender.Result {
 		if to == "a@example.com" {
 			return sender.Result{Status: sender.Deferred, Code: 451}
@@ -62,7 +61,7 @@ func TestCrashWithDuplicateRowWritten(t *testing.T) {
 	writeFile(t, dir, "results.csv", header+"A@example.com,suppressed,,,duplicate of line 2,,,,2026-01-01T00:00:00.000Z,3,,"+fp+"\n")
 	writeFile(t, dir, "results.csv.journal", fmt.Sprintf("mailer-journal,1,%d,999\n+,a@example.com,2,id.a\n", len(header)))
 	fs := &fakeSender{}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: results}, fs)
+	sum, err := Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results}, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ func TestCrashWithDuplicateRowWritten(t *testing.T) {
 func TestApostropheAddressNotResent(t *testing.T) {
 	dir := t.TempDir()
 	list := writeFile(t, dir, "list.csv", "email,first_name\n'-bob@example.com,Bob\n''ann@example.com,Ann\n")
-	o := Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv")}
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: filepath.Join(dir, "r.csv")}
 	if _, err := Run(context.Background(), o, &fakeSender{}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,37 +92,5 @@ func TestApostropheAddressNotResent(t *testing.T) {
 		if !strings.HasPrefix(r.Email, "'") {
 			t.Errorf("%q does not read back as written", r.Email)
 		}
-	}
-}
-
-// No relay before the first message: nothing is sent and no row is
-// recorded deferred (the campaign never started).
-func TestProbeFailureRecordsNoDeferred(t *testing.T) {
-	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("email,first_name\n")
-	for i := 0; i < 40; i++ {
-		fmt.Fprintf(&b, "u%d@example.com,U\n", i)
-	}
-	list := writeFile(t, dir, "list.csv", b.String())
-	fs := &fakeSender{probeErr: &sender.UnavailableError{Err: errors.New("connection refused")}}
-	sum, err := Run(context.Background(), Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv"), Concurrency: 4}, fs)
-	var ue *sender.UnavailableError
-	if !errors.As(err, &ue) || fs.total() != 0 || sum.Counts[Deferred] != 0 || sum.Left != 40 {
-		t.Errorf("err %v, sent %d, deferred %d, left %d", err, fs.total(), sum.Counts[Deferred], sum.Left)
-	}
-}
-
-// Interrupted while connecting: no error of its own (the caller reports
-// the interruption), nothing sent.
-func TestProbeInterrupted(t *testing.T) {
-	dir := t.TempDir()
-	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	fs := &fakeSender{}
-	fs.probeHook = func() error { cancel(); return ctx.Err() }
-	_, err := Run(ctx, Options{List: list, Template: testTemplate(t, tmplSrc), Results: filepath.Join(dir, "r.csv")}, fs)
-	if err != nil || fs.total() != 0 {
-		t.Errorf("err %v, sent %d", err, fs.total())
 	}
 }

@@ -1,0 +1,158 @@
+package suppress
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Columns is the header row a new suppression file gets. The first four
+// are those of the hard-bounce files mailer wrote before (email,
+// enhanced_code, message, time) under their new names, in the same places,
+// so readers by position keep working; reason and source follow.
+var Columns = []string{"email", "code", "diagnostic", "time", "reason", "source"}
+
+// aliases are older names of columns, still read (and written, in a file
+// whose header has them).
+var aliases = map[string]string{"enhanced_code": "code", "message": "diagnostic"}
+
+// TimeLayout is the time column: RFC 3339 in UTC with milliseconds, as in
+// the results CSV.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatError is a suppression file that cannot be read as one.
+type FormatError struct {
+	File string
+	Line int // 0 when it is about the whole file
+	Msg  string
+}
+
+func (e *FormatError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// columnIndex maps the known column names of header to their positions.
+func columnIndex(header []string) map[string]int {
+	at := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if a, ok := aliases[h]; ok {
+			h = a
+		}
+		if _, dup := at[h]; !dup {
+			at[h] = i
+		}
+	}
+	return at
+}
+
+// Read calls fn with every entry of the file at path, in order. The file is
+// a CSV with a header row that has an email column (a byte-order mark is
+// skipped); other columns are optional. A last line without its newline is
+// one an append was writing when its process died: it is not an entry yet,
+// and Read passes over it.
+func Read(path string, fn func(Entry) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	end, err := completeSize(f)
+	if err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, end), 64<<10)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return &FormatError{File: path, Msg: "empty: a suppression list needs a header row with an email column"}
+	}
+	if err != nil {
+		return csvErr(path, err)
+	}
+	at := columnIndex(header)
+	if _, ok := at["email"]; !ok {
+		return &FormatError{File: path, Line: 1, Msg: "no email column in the header"}
+	}
+	get := func(rec []string, col string) string {
+		if i, ok := at[col]; ok && i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return csvErr(path, err)
+		}
+		e := Entry{Email: get(rec, "email"), Code: get(rec, "code"), Diagnostic: get(rec, "diagnostic"),
+			Reason: Reason(get(rec, "reason")), Source: get(rec, "source")}
+		if t := get(rec, "time"); t != "" {
+			if e.Time, err = time.Parse(time.RFC3339, t); err != nil {
+				line, _ := cr.FieldPos(0)
+				return &FormatError{File: path, Line: line, Msg: fmt.Sprintf("time %q is not RFC 3339", t)}
+			}
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}
+
+func csvErr(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &FormatError{File: path, Line: pe.StartLine, Msg: pe.Err.Error()}
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// completeSize is the length of f up to and including its last newline:
+// what follows it is a torn line.
+func completeSize(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	var last [1]byte
+	if end == 0 {
+		return 0, nil
+	}
+	if _, err := f.ReadAt(last[:], end-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		return end, nil
+	}
+	const chunk = 64 << 10
+	for end > 0 {
+		start := max(end-chunk, 0)
+		buf := make([]byte, end-start)
+		if _, err := f.ReadAt(buf, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}

@@ -1,0 +1,143 @@
+package suppress
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/mailer-dev/mailer/internal/safetext"
+)
+
+// Writer appends entries to one suppression file. Several processes (send,
+// the bounce reader, the unsubscribe server) may append to the same file at
+// once: each Append takes an exclusive flock on the file for the time of
+// one write, so lines never interleave, and returns only once the line is
+// fsynced. A Writer is safe for concurrent use.
+type Writer struct {
+	path string
+	f    *os.File
+	// cols are the file's columns, read from its header on the first
+	// Append (Columns for a new file): an older file keeps its own.
+	cols []string
+}
+
+// OpenWriter opens (creating if need be) the suppression file at path for
+// appending. The header row is written by the first Append into an empty
+// file, under the lock, so two processes creating the file at once write
+// it once.
+func OpenWriter(path string) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{path: path, f: f}, nil
+}
+
+// Path is the file the writer appends to.
+func (w *Writer) Path() string { return w.path }
+
+// Append writes e as one line and fsyncs the file. A torn last line left by
+// a process that died while appending is cut first, so the new line starts
+// on a line of its own.
+func (w *Writer) Append(e Entry) (err error) {
+	fd := int(w.f.Fd())
+	if err := flock(fd, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer func() {
+		if uerr := flock(fd, syscall.LOCK_UN); uerr != nil && err == nil {
+			err = fmt.Errorf("unlock: %w", uerr)
+		}
+	}()
+	end, err := completeSize(w.f)
+	if err != nil {
+		return err
+	}
+	if st, err := w.f.Stat(); err != nil {
+		return err
+	} else if st.Size() != end {
+		if err := w.f.Truncate(end); err != nil {
+			return fmt.Errorf("cut torn line: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	if end == 0 {
+		w.cols = Columns
+		cw.Write(Columns)
+	} else if w.cols == nil {
+		if w.cols, err = readHeader(w.f); err != nil {
+			return err
+		}
+	}
+	cw.Write(w.row(e))
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	// One write of the whole line: O_APPEND puts it at the end, and the
+	// lock keeps other writers of this package out meanwhile.
+	if _, err := w.f.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return syncFile(w.f)
+}
+
+// syncFile is (*os.File).Sync; tests count and fail it.
+var syncFile = (*os.File).Sync
+
+// row is e in the file's columns. Each value is one line of safe text
+// (control characters escaped) that a spreadsheet will not run.
+func (w *Writer) row(e Entry) []string {
+	at := columnIndex(w.cols)
+	row := make([]string, len(w.cols))
+	set := func(col, v string) {
+		if i, ok := at[col]; ok {
+			row[i] = safetext.Cell(safetext.String(v))
+		}
+	}
+	set("email", e.Email)
+	set("code", e.Code)
+	set("diagnostic", e.Diagnostic)
+	if !e.Time.IsZero() {
+		set("time", e.Time.UTC().Format(TimeLayout))
+	}
+	set("reason", string(e.Reason))
+	set("source", e.Source)
+	return row
+}
+
+// readHeader reads the header row of f.
+func readHeader(f *os.File) ([]string, error) {
+	br := bufio.NewReader(io.NewSectionReader(f, 0, 1<<20))
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	h, err := csv.NewReader(br).Read()
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if _, ok := columnIndex(h)["email"]; !ok {
+		return nil, fmt.Errorf("header %q has no email column", strings.Join(h, ","))
+	}
+	return h, nil
+}
+
+// Close closes the file. Every Append already fsynced its line.
+func (w *Writer) Close() error { return w.f.Close() }
+
+// flock is syscall.Flock, retried when a signal interrupts the wait.
+func flock(fd, how int) error {
+	for {
+		err := syscall.Flock(fd, how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
