@@ -86,7 +86,7 @@ func Read(path string, fn func(Entry) error) error {
 	}
 	at := columnIndex(header)
 	if _, ok := at["email"]; !ok {
-		return &FormatError{File: path, Line: 1, Msg: "no email column in the header"}
+		return &FormatError{File: path, Line: 1, Msg: fmt.Sprintf("no \"email\" column (columns: %s)", strings.Join(header, ", "))}
 	}
 	get := func(rec []string, col string) string {
 		if i, ok := at[col]; ok && i < len(rec) {

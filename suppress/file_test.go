@@ -58,7 +58,7 @@ func TestReadErrors(t *testing.T) {
 	for content, want := range map[string]string{
 		"":                                  "empty",
 		"torn header":                       "empty",
-		"name\nann\n":                       "s.csv:1: no email column",
+		"name\nann\n":                       "s.csv:1: no \"email\" column (columns: name)",
 		"email,time\na@example.com,today\n": "s.csv:2: time \"today\" is not RFC 3339",
 		"email\n\"a@example.com\"x\n":       "s.csv:2:",
 	} {
