@@ -62,9 +62,9 @@ func TestLookup(t *testing.T) {
 	}{
 		{"mx.example", OK, ""},
 		{"MX.Example.", OK, ""},
-		{"alias.example", OK, ""},           // CNAME to a domain with MX
-		{"addr.example", OK, ""},            // implicit MX (RFC 5321 5.1)
-		{"addr6.example", OK, ""},           // implicit MX, IPv6 only
+		{"alias.example", OK, ""}, // CNAME to a domain with MX
+		{"addr.example", OK, ""},  // implicit MX (RFC 5321 5.1)
+		{"addr6.example", OK, ""}, // implicit MX, IPv6 only
 		{"gone.example", Invalid, ReasonNoDomain},
 		{"nullmx.example", Invalid, ReasonNullMX},
 		{"nohost.example", Invalid, ReasonNoHost},
@@ -218,7 +218,6 @@ func TestNewResolverBadServer(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
 
 func joinLines(ls []int) string {
 	var s []string

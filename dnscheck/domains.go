@@ -234,10 +234,10 @@ type Finding struct {
 
 // Report is what the domain check found.
 type Report struct {
-	Domains  int        `json:"domains"` // distinct domains looked up
-	Rows     int        `json:"rows"`    // rows with a valid address
-	Invalid  []*Finding `json:"invalid"` // by first line
-	Warnings []*Finding `json:"warnings"`
+	Domains  int               `json:"domains"` // distinct domains looked up
+	Rows     int               `json:"rows"`    // rows with a valid address
+	Invalid  []*Finding        `json:"invalid"` // by first line
+	Warnings []*Finding        `json:"warnings"`
 	verdicts map[string]string // invalid domain -> reason
 }
 
