@@ -71,6 +71,8 @@ type planner struct {
 	supp map[digest]string // suppressed address -> the file that lists it
 	done *finished         // what an earlier run finished (resume); nil for none
 	seen *digestSet        // first line of each address to be sent
+	// domain, when set, rejects rows at domains that take no mail.
+	domain DomainVerdict
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
@@ -133,6 +135,12 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 		return v, false
 	}
+	if p.domain != nil {
+		if bad, reason := p.domain(domainOf(addr.wire)); bad {
+			v.Status, v.Problem, v.Reason = Invalid, ProblemDomain, reason
+			return v, false
+		}
+	}
 	v.Recipient = render.Recipient{Address: addr.wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
@@ -164,6 +172,9 @@ type PrepareOptions struct {
 	// Concurrency is how many rows render at once [1]. With 1, verdicts
 	// arrive in list order.
 	Concurrency int
+	// DomainVerdict, when set, makes rows at domains it rejects Invalid
+	// (ProblemDomain), as send's Options.DomainVerdict does.
+	DomainVerdict DomainVerdict
 }
 
 // ErrStop, returned by a Prepare callback, ends Prepare early without error.
@@ -236,6 +247,7 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 		}()
 	}
 	p := newPlanner(supp, nil, info.Rows)
+	p.domain = o.DomainVerdict
 	var readErr error
 	for ctx.Err() == nil {
 		r, err := lr.next()

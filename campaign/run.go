@@ -53,6 +53,9 @@ type Options struct {
 	// Warn, when set, is told of what bulk receivers punish and a run can
 	// see before sending (kind is one of check's Warn* kinds), once each.
 	Warn func(kind, msg string)
+	// DomainVerdict, when set, records rows at domains it rejects invalid
+	// before sending (a DNS pre-pass decides it).
+	DomainVerdict DomainVerdict
 }
 
 // Progress is how far a run has got.
@@ -463,6 +466,7 @@ func feed(ctx context.Context, o Options, rows int, supp map[digest]string, done
 	}
 	defer lr.close()
 	p := newPlanner(supp, done, rows) // memory grows only by its duplicate set
+	p.domain = o.DomainVerdict
 	queued := 0
 	for {
 		if ctx.Err() != nil {
