@@ -47,6 +47,7 @@ type SendOptions struct {
 	BouncesTo      string
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
+	DNS            DNSOptions     // --dns (dns.go)
 }
 
 // maxConcurrency bounds --concurrency. Each connection is a socket, a file
@@ -104,6 +105,7 @@ func newSendCmd(stdout io.Writer, u *ui) *cobra.Command {
 	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
 	o.Deliver.addFlags(f)
+	o.DNS.addFlags(f, false)
 	return cmd
 }
 
@@ -194,13 +196,18 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 		// lists keep the default pacing (GOGC=50 for all cost ~10% msgs/s).
 		debug.SetMemoryLimit(48 << 20)
 	}
+	dnsRep, err := o.DNS.recipients(ctx, o.List, o.EmailColumn, o.NameColumn)
+	if err != nil {
+		return err
+	}
+	warnDNS(u, &o.DNS, dnsRep)
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
 		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
 		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
 		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
 		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
-		Envelope: envelope,
+		Envelope: envelope, DomainVerdict: verdict(dnsRep),
 		Progress: prog.update,
 		Warn: func(kind, msg string) {
 			if kind == campaign.WarnNoUnsubscribe {
