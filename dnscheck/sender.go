@@ -124,14 +124,26 @@ func checkSPF(ctx context.Context, r *Resolver, domain string, o SenderOptions) 
 	case spf.Pass:
 		l.Status = Pass
 	case spf.Fail, spf.PermError:
-		l.Status, l.Publish = Fail, "add "+mech+" to the record"
-	default: // softfail, neutral, none, temperror
-		l.Status, l.Publish = Warn, "add "+mech+" to the record"
-		if res == spf.TempError {
-			l.Publish = ""
-		}
+		l.Status, l.Publish = Fail, fmt.Sprintf(`%s TXT "%s"`, domain, withMechanism(recs[0], mech))
+	case spf.TempError:
+		l.Status = Warn
+	default: // softfail, neutral, none
+		l.Status, l.Publish = Warn, fmt.Sprintf(`%s TXT "%s"`, domain, withMechanism(recs[0], mech))
 	}
 	return l
+}
+
+// withMechanism adds mech to an SPF record, before its final all or
+// redirect, which end the evaluation (RFC 7208 section 4.6.2).
+func withMechanism(rec, mech string) string {
+	f := strings.Fields(rec)
+	for i, t := range f {
+		lt := strings.ToLower(strings.TrimLeft(t, "+-~?"))
+		if i > 0 && (lt == "all" || strings.HasPrefix(lt, "redirect=")) {
+			return strings.Join(append(append(append([]string{}, f[:i]...), mech), f[i:]...), " ")
+		}
+	}
+	return rec + " " + mech
 }
 
 // dmarcRecord is a DMARC record and where it was found.
@@ -301,7 +313,11 @@ func checkDKIM(ctx context.Context, r *Resolver, d *DKIMProbe) Line {
 	case dkim.IsTempFail(v.Err):
 		l.Status, l.Reason = Warn, name+": "+v.Err.Error()
 	default:
-		l.Status, l.Reason, l.Publish = Fail, name+": the published key does not verify mailer's signature ("+strings.TrimPrefix(v.Err.Error(), "dkim: ")+"): it is not the signing key's public half", publish
+		msg := v.Err.Error()
+		if i := strings.LastIndex(msg, "dkim: "); i >= 0 {
+			msg = msg[i+len("dkim: "):]
+		}
+		l.Status, l.Reason, l.Publish = Fail, name+": the published key does not verify mailer's signature ("+msg+"): it is not the public half of the signing key", publish
 	}
 	return l
 }

@@ -226,11 +226,11 @@ func dkimProbe(d *DeliverOptions, from string) (*dnscheck.DKIMProbe, error) {
 // printSender writes the sender table: one line per check, pass, warn or
 // fail, with what to publish under a line that does not pass.
 func printSender(w io.Writer, from string, so dnscheck.SenderOptions, lines []dnscheck.Line) {
-	rp := so.ReturnPath
-	if rp == "" {
-		rp = "the From address"
+	rp := from
+	if at := strings.LastIndexByte(so.ReturnPath, '@'); at >= 0 {
+		rp = strings.ToLower(so.ReturnPath[at+1:])
 	}
-	fmt.Fprintf(w, "sender: From domain %s, return path %s (Gmail and Yahoo bulk-sender rules, 2024)\n", from, rp)
+	fmt.Fprintf(w, "sender: From domain %s, return path domain %s (Gmail and Yahoo bulk-sender rules, 2024)\n", from, rp)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	counts := map[dnscheck.Status]int{}
 	for _, l := range lines {
@@ -242,10 +242,11 @@ func printSender(w io.Writer, from string, so dnscheck.SenderOptions, lines []dn
 	}
 	tw.Flush()
 	var parts []string
-	for _, s := range []dnscheck.Status{dnscheck.Fail, dnscheck.Warn} {
-		if n := counts[s]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, string(s), string(s)+"s")))
-		}
+	if n := counts[dnscheck.Fail]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, "fail", "fails")))
+	}
+	if n := counts[dnscheck.Warn]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, "warning", "warnings")))
 	}
 	if len(parts) == 0 {
 		parts = []string{"all pass"}
