@@ -124,6 +124,10 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		rep.Rows++
 		ex := Example{Line: v.Line, Email: v.Email, Detail: v.Reason}
 		switch {
+		case v.Status == Invalid && v.Problem == ProblemDomain:
+			ex.Detail = "" // the group's kind says it
+			errs.domainGroup(v.Reason).add(ex)
+			return nil
 		case v.Status == Invalid && v.Problem == ProblemRender:
 			errs.renderGroup(v.Reason).add(ex)
 			return nil

@@ -94,6 +94,8 @@ type planner struct {
 	supp *suppress.Set // suppressed addresses
 	done *finished     // what an earlier run finished (resume); nil for none
 	seen *digestSet    // first line of each address to be sent
+	// domain, when set, rejects rows at domains that take no mail.
+	domain DomainVerdict
 }
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
@@ -157,6 +159,12 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
 		return v, false
 	}
+	if p.domain != nil {
+		if bad, reason := p.domain(address.Domain(addr.Wire)); bad {
+			v.Status, v.Problem, v.Reason = Invalid, ProblemDomain, reason
+			return v, false
+		}
+	}
 	v.Recipient = render.Recipient{Address: addr.Wire, Fields: make(map[string]string, len(lr.columns))}
 	for i, c := range lr.columns {
 		v.Recipient.Fields[c] = r.fields[i]
@@ -186,6 +194,9 @@ type ListOptions struct {
 	NameColumn  string // display-name column ["name" when the list has one]
 	Template    *render.Template
 	Suppress    []string // suppression CSVs, each with an email column
+	// DomainVerdict, when set, makes rows at domains it rejects Invalid
+	// (ProblemDomain) before they render: a DNS pre-pass decides it.
+	DomainVerdict DomainVerdict
 }
 
 // PrepareOptions select the list, template and suppressions to prepare.
@@ -266,6 +277,7 @@ func prepare(ctx context.Context, o PrepareOptions, work func(*Verdict), fn func
 		}()
 	}
 	p := newPlanner(supp, nil, info.Rows)
+	p.domain = o.DomainVerdict
 	var readErr error
 	for ctx.Err() == nil {
 		r, err := lr.next()

@@ -322,6 +322,7 @@ func (r *run) feed() error {
 	}
 	defer lr.close()
 	p := newPlanner(r.supp, r.done, r.info.Rows) // memory grows only by its duplicate set
+	p.domain = r.o.DomainVerdict
 	queued := 0
 	for {
 		if r.ctx.Err() != nil && !r.relaysDown.Load() {

@@ -20,6 +20,7 @@ type CheckOptions struct {
 	Format  string
 	Config  string
 	Deliver DeliverOptions // unsubscribe, DKIM, attachments: the message as send makes it
+	DNS     DNSOptions     // --dns, --sender (dns.go)
 }
 
 func newCheckCmd(stdout io.Writer, u *ui, runF func(*CheckOptions) error) *cobra.Command {
@@ -52,11 +53,13 @@ rows are invalid; warnings fail only with --strict.`,
 	f.StringVar(&o.Format, "format", "text", "output format: text or json")
 	f.StringVar(&o.Config, "config", "", "YAML config `FILE` (or MAILER_CONFIG), as for send; settings check has no use for are ignored")
 	o.Deliver.addFlags(f)
+	o.DNS.addFlags(f, true)
 	return cmd
 }
 
 func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
-	if err := o.required("check"); err != nil {
+	senderOnly := o.List == "" && o.DNS.Sender && o.Template != "" // --sender needs no list
+	if err := o.required("check"); err != nil && !senderOnly {
 		return err
 	}
 	if o.Format != "text" && o.Format != "json" {
@@ -66,13 +69,21 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.List == "" { // --sender alone
+		return checkSender(ctx, o, tmpl, stdout)
+	}
+	dnsRep, err := o.DNS.recipients(ctx, o.List, o.EmailColumn, o.NameColumn)
+	if err != nil {
+		return err
+	}
 	rep, err := campaign.Check(ctx, campaign.CheckOptions{
-		PrepareOptions: o.prepare(tmpl),
+		PrepareOptions: campaign.PrepareOptions{ListOptions: o.campaignWith(tmpl, verdict(dnsRep))},
 		MaxSize:        o.MaxSize,
 	})
 	if err != nil {
 		return err
 	}
+	rep.Warnings = append(rep.Warnings, warningGroups(dnsRep)...)
 	if o.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -81,6 +92,14 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 		}
 	} else {
 		printCheck(stdout, o, rep)
+	}
+	if o.DNS.Sender {
+		if o.Format == "text" {
+			fmt.Fprintln(stdout)
+		}
+		if err := checkSender(ctx, o, tmpl, stdout); err != nil && rep.Invalid() == 0 {
+			return err
+		}
 	}
 	switch {
 	case rep.Invalid() > 0:
@@ -112,6 +131,9 @@ func printCheck(w io.Writer, o *CheckOptions, r *campaign.CheckReport) {
 	}
 	fmt.Fprintf(w, "rows: %d; ready to send %d (average %d bytes), invalid %d, not sent by design %d\n",
 		r.Rows, r.Ready, avg, r.Invalid(), skipped)
+	if o.DNS.summary != "" {
+		fmt.Fprintln(w, o.DNS.summary)
+	}
 	section := func(title, unit string, gs []*campaign.Group) {
 		if len(gs) == 0 {
 			return

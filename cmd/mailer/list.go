@@ -41,6 +41,14 @@ func (l *ListOptions) prepare(tmpl *render.Template) campaign.PrepareOptions {
 	return campaign.PrepareOptions{ListOptions: l.campaign(tmpl)}
 }
 
+// campaignWith gives the list settings as campaign takes them, with a DNS
+// verdict on recipient domains (nil for none).
+func (l *ListOptions) campaignWith(tmpl *render.Template, dv campaign.DomainVerdict) campaign.ListOptions {
+	lo := l.campaign(tmpl)
+	lo.DomainVerdict = dv
+	return lo
+}
+
 // campaign gives the list settings as campaign takes them.
 func (l *ListOptions) campaign(tmpl *render.Template) campaign.ListOptions {
 	return campaign.ListOptions{

@@ -7,10 +7,14 @@ import (
 	"testing"
 
 	"github.com/mailer-dev/mailer/campaign"
+	"github.com/mailer-dev/mailer/dnscheck"
 )
 
 // defaultDeliver is DeliverOptions as the flags leave it.
 var defaultDeliver = DeliverOptions{MaxAttachment: "10MiB", MaxMessage: "25MB"}
+
+// defaultDNS is DNSOptions as the flags leave it.
+var defaultDNS = DNSOptions{Rate: dnscheck.DefaultRate, Concurrency: dnscheck.DefaultConcurrency, Timeout: dnscheck.DefaultTimeout}
 
 // parse runs a command line with every command replaced by rf, so the
 // options it parses into can be looked at without running anything.
@@ -56,7 +60,7 @@ func TestSendOptions(t *testing.T) {
 	}{
 		{[]string{"send", "--list", "l.csv", "--template", "t.tmpl", "--dry-run"}, SendOptions{
 			ListOptions: list(ListOptions{List: "l.csv", Template: "t.tmpl"}),
-			DryRun:      true, Burst: 1, Concurrency: 4, MaxAttempts: 3, LogFormat: "text", Deliver: defaultDeliver,
+			DryRun:      true, Burst: 1, Concurrency: 4, MaxAttempts: 3, LogFormat: "text", Deliver: defaultDeliver, DNS: defaultDNS,
 		}},
 		{[]string{"--log-format", "json", "send", "--list=l.csv", "--template", "newsletter", "--suppress", "a.csv", "--suppress", "b.csv",
 			"--email-column", "mail", "--name-column", "who", "--relay", "smtp://r1", "--relay", "smtps://r2", "--rate", "10/s",
@@ -64,14 +68,14 @@ func TestSendOptions(t *testing.T) {
 			ListOptions: ListOptions{List: "l.csv", Template: "newsletter", Suppress: []string{"a.csv", "b.csv"}, EmailColumn: "mail", NameColumn: "who"},
 			Relays:      []string{"smtp://r1", "smtps://r2"}, Rate: "10/s", Burst: 1, Concurrency: 8, MaxAttempts: 3,
 			DomainLimits: []string{"gmail.com=5"}, AllowChanged: true, LogFormat: "json",
-			Deliver: DeliverOptions{MaxAttachment: "10MiB", MaxMessage: "25MB", VERP: true, ReturnPath: "b@acme.example"},
+			Deliver: DeliverOptions{MaxAttachment: "10MiB", MaxMessage: "25MB", VERP: true, ReturnPath: "b@acme.example"}, DNS: defaultDNS,
 		}},
 		{[]string{"send", "--list", "l.csv", "--template", "t.tmpl", "--relay", "smtp+plain://127.0.0.1:2525", "--results", "r/{{date \"2006\"}}.csv",
 			"--limit", "5", "--quiet", "--resend-unknown", "--bounces-to", "b.csv", "--unsubscribe-url", "https://u/{{.Token}}", "--print-config"}, SendOptions{
 			ListOptions: list(ListOptions{List: "l.csv", Template: "t.tmpl"}),
 			Relays:      []string{"smtp+plain://127.0.0.1:2525"}, Results: `r/{{date "2006"}}.csv`, Burst: 1, Concurrency: 4, MaxAttempts: 3,
 			Limit: 5, Quiet: true, ResendUnknown: true, BouncesTo: "b.csv", PrintConfig: true, LogFormat: "text",
-			Deliver: DeliverOptions{MaxAttachment: "10MiB", MaxMessage: "25MB", UnsubscribeURL: "https://u/{{.Token}}"},
+			Deliver: DeliverOptions{MaxAttachment: "10MiB", MaxMessage: "25MB", UnsubscribeURL: "https://u/{{.Token}}"}, DNS: defaultDNS,
 		}},
 	}
 	for _, c := range cases {
@@ -92,9 +96,9 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 		want CheckOptions
 	}{
 		{[]string{"check", "--list", "l.csv", "--template", "t.tmpl", "--suppress", "s.csv"},
-			CheckOptions{ListOptions: lo, MaxSize: campaign.DefaultMaxSize, Format: "text", Deliver: defaultDeliver}},
+			CheckOptions{ListOptions: lo, MaxSize: campaign.DefaultMaxSize, Format: "text", Deliver: defaultDeliver, DNS: defaultDNS}},
 		{[]string{"check", "--list", "l.csv", "--template", "t.tmpl", "--suppress", "s.csv", "--strict", "--format", "json", "--max-size", "9", "--email-column", "mail"},
-			CheckOptions{ListOptions: ListOptions{List: "l.csv", Template: "t.tmpl", Suppress: []string{"s.csv"}, EmailColumn: "mail"}, Strict: true, MaxSize: 9, Format: "json", Deliver: defaultDeliver}},
+			CheckOptions{ListOptions: ListOptions{List: "l.csv", Template: "t.tmpl", Suppress: []string{"s.csv"}, EmailColumn: "mail"}, Strict: true, MaxSize: 9, Format: "json", Deliver: defaultDeliver, DNS: defaultDNS}},
 	}
 	for _, c := range checks {
 		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*CheckOptions) error) { rf.check = f }, c.args), c.want)

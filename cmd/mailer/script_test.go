@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		UpdateScripts:       *update, // -update rewrites the cmp golden files inside the scripts
 		Setup: func(env *testscript.Env) error {
 			if err := copyDir("../../examples", filepath.Join(env.WorkDir, "examples")); err != nil {
 				return err
@@ -62,6 +63,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":   cmdWaitfile,
 			"waitlocked": cmdWaitlocked,
 			"dkimverify": cmdDKIMVerify,
+			"dnsserver":  cmdDNSServer,
 		},
 	})
 }

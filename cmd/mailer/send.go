@@ -43,6 +43,7 @@ type SendOptions struct {
 	DebugSMTP      string // file the SMTP transcript is appended to
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
+	DNS            DNSOptions     // --dns (dns.go)
 
 	settings *settings // where each setting came from; passwords
 }
@@ -100,6 +101,7 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
 	f.StringVar(&o.DebugSMTP, "debug-smtp", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
 	o.Deliver.addFlags(f)
+	o.DNS.addFlags(f, false)
 	return cmd
 }
 
@@ -198,9 +200,14 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		// lists keep the default pacing (GOGC=50 for all cost ~10% msgs/s).
 		debug.SetMemoryLimit(48 << 20)
 	}
+	dnsRep, err := o.DNS.recipients(ctx, o.List, o.EmailColumn, o.NameColumn)
+	if err != nil {
+		return err
+	}
+	warnDNS(u, &o.DNS, dnsRep)
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
-		ListOptions:   o.ListOptions.campaign(tmpl),
+		ListOptions:   o.ListOptions.campaignWith(tmpl, verdict(dnsRep)),
 		Results:       o.Results,
 		DryRun:        o.DryRun,
 		Concurrency:   o.Concurrency,
