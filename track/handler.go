@@ -36,8 +36,8 @@ type Handler struct {
 	Error func(err error)
 }
 
-// gif is the smallest transparent 1x1 GIF.
-var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+// pixelGIF is the smallest transparent 1x1 GIF.
+var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -66,10 +66,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hd.Set("Content-Type", "image/gif")
-	hd.Set("Content-Length", strconv.Itoa(len(gif)))
+	hd.Set("Content-Length", strconv.Itoa(len(pixelGIF)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		w.Write(gif)
+		w.Write(pixelGIF)
 	}
 }
 
