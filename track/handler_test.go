@@ -132,10 +132,10 @@ func TestHandler(t *testing.T) {
 func TestClassifyAgent(t *testing.T) {
 	for ua, want := range map[string]Agent{
 		"": Bot,
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15": Browser,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15":               Browser,
 		"Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)": MailProxy,
-		"YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html":                    MailProxy,
-		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0":                      Scanner,
+		"YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html":                  MailProxy,
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0":                   Scanner,
 		"Barracuda Sentinel (EE)": Scanner,
 		"curl/8.5.0":              Bot,
 		"Googlebot/2.1":           Bot,

@@ -17,7 +17,9 @@ var t0 = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 func TestScannerRule(t *testing.T) {
-	c := func(d time.Duration, link int) Event { return Event{Time: at(d), Kind: Click, Link: link, Agent: Browser} }
+	c := func(d time.Duration, link int) Event {
+		return Event{Time: at(d), Kind: Click, Link: link, Agent: Browser}
+	}
 	s := time.Second
 	for _, tc := range []struct {
 		name   string
