@@ -17,6 +17,10 @@ import (
 // html/template's URL normaliser and attribute escaper leave as is.
 const Mark = "[notrack]"
 
+// markEscaped is Mark as html/template writes it inside a URL's query,
+// where it percent-encodes the brackets.
+const markEscaped = "%5Bnotrack%5D"
+
 // Options say how to rewrite one recipient's message.
 type Options struct {
 	// Base is the tracking server's URL, e.g. https://t.acme.example; the
@@ -99,10 +103,13 @@ func Rewrite(htmlBody, textBody []byte, o Options) (outHTML, outText []byte) {
 // Strip removes every Mark: what a message sent untracked (no consent)
 // gets instead of Rewrite.
 func Strip(b []byte) []byte {
-	if !bytes.Contains(b, []byte(Mark)) {
-		return b
+	if bytes.Contains(b, []byte(Mark)) {
+		b = bytes.ReplaceAll(b, []byte(Mark), nil)
 	}
-	return bytes.ReplaceAll(b, []byte(Mark), nil)
+	if bytes.Contains(b, []byte(markEscaped)) {
+		b = bytes.ReplaceAll(b, []byte(markEscaped), nil)
+	}
+	return b
 }
 
 func rewriteHTML(src []byte, link func(string) string, skip func(string) bool, pixel string) []byte {
@@ -132,7 +139,7 @@ func rewriteHTML(src []byte, link func(string) string, skip func(string) bool, p
 				continue
 			}
 			val := html.UnescapeString(string(raw[vs:ve]))
-			if strings.Contains(val, Mark) {
+			if strings.Contains(val, Mark) || strings.Contains(val, markEscaped) {
 				continue // notrack: the mark is stripped below
 			}
 			u := strings.TrimSpace(val)
