@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,6 +41,9 @@ type Log struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	commits   atomic.Int64 // writes+fsyncs done, for tests
+	testWrite func()       // called before each commit's write, in tests
 }
 
 type pending struct {
@@ -61,7 +65,7 @@ func OpenLog(path string) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("events %s: %w", path, err)
 	}
-	l := &Log{f: f, reqs: make(chan *pending), quit: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{f: f, reqs: make(chan *pending, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go l.commit()
 	return l, nil
 }
@@ -160,6 +164,10 @@ func (l *Log) commit() {
 }
 
 func (l *Log) write(b []byte) error {
+	if l.testWrite != nil {
+		l.testWrite()
+	}
+	l.commits.Add(1)
 	if err := flock(l.f, syscall.LOCK_EX); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,5 +187,55 @@ func TestTornLine(t *testing.T) {
 	r.Next()
 	if _, err := r.Next(); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad middle line: %v", err)
+	}
+}
+
+// TestGroupCommit: appends that arrive while a commit is under way share
+// the next write and fsync.
+func TestGroupCommit(t *testing.T) {
+	l, err := OpenLog(filepath.Join(t.TempDir(), "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := true
+	l.testWrite = func() { // runs on the commit goroutine only
+		if first {
+			first = false
+			close(entered)
+			<-release
+		}
+	}
+	var wg sync.WaitGroup
+	add := func(i int) {
+		defer wg.Done()
+		if err := l.Append(context.Background(), Event{Campaign: "c1", Recipient: "r", Kind: Click, Link: i}); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go add(1)
+	// Wait for the first commit to be stuck in its write, then queue 7.
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first append not taken")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 2; i <= 8; i++ {
+		wg.Add(1)
+		go add(i)
+	}
+	for len(l.reqs) != 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d appends queued, want 7", len(l.reqs))
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if n := l.commits.Load(); n != 2 {
+		t.Errorf("%d commits for 8 appends, want 2 (the first, then the 7 that waited)", n)
 	}
 }
