@@ -36,11 +36,11 @@ type Event struct {
 // one fsync for all of them (group commit), so a burst of clicks costs a
 // few fsyncs, not one each. It is safe for concurrent use.
 type Log struct {
-	f    *os.File
-	reqs chan *pending
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	f      *os.File
+	mu     sync.RWMutex // Append holds it shared while sending; Close exclusively
+	closed bool
+	reqs   chan *pending // closed by Close: the committer drains it and stops
+	done   chan struct{}
 
 	commits   atomic.Int64 // writes+fsyncs done, for tests
 	testWrite func()       // called before each commit's write, in tests
@@ -65,7 +65,7 @@ func OpenLog(path string) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("events %s: %w", path, err)
 	}
-	l := &Log{f: f, reqs: make(chan *pending, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{f: f, reqs: make(chan *pending, maxBatch), done: make(chan struct{})}
 	go l.commit()
 	return l, nil
 }
@@ -120,11 +120,16 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 		return err
 	}
 	p := &pending{line: append(line, '\n'), err: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return errors.New("events log closed")
+	}
 	select {
 	case l.reqs <- p:
-	case <-l.quit:
-		return errors.New("events log closed")
+		l.mu.RUnlock()
 	case <-ctx.Done():
+		l.mu.RUnlock()
 		return ctx.Err()
 	}
 	// Once taken, the line is written whatever the caller does: wait for
@@ -137,16 +142,18 @@ func (l *Log) commit() {
 	var buf []byte
 	batch := make([]*pending, 0, maxBatch)
 	for {
-		select {
-		case p := <-l.reqs:
-			batch = append(batch[:0], p)
-		case <-l.quit:
+		p, ok := <-l.reqs
+		if !ok {
 			return
 		}
+		batch = append(batch[:0], p)
 	more:
 		for len(batch) < maxBatch {
 			select {
-			case p := <-l.reqs:
+			case p, ok := <-l.reqs:
+				if !ok {
+					break more
+				}
 				batch = append(batch, p)
 			default:
 				break more
@@ -178,9 +185,18 @@ func (l *Log) write(b []byte) error {
 	return l.f.Sync()
 }
 
-// Close stops the log after the commit under way; later Appends fail.
+// Close commits what was appended, then closes the file; later Appends
+// fail. It may be called more than once.
 func (l *Log) Close() error {
-	l.once.Do(func() { close(l.quit) })
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	l.closed = true
+	close(l.reqs)
+	l.mu.Unlock()
 	<-l.done
 	return l.f.Close()
 }

@@ -239,3 +239,45 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d commits for 8 appends, want 2 (the first, then the 7 that waited)", n)
 	}
 }
+
+// TestCloseWhileAppending: every Append returns, and each that returned
+// nil is in the file.
+func TestCloseWhileAppending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	l, err := OpenLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := map[string]int{}
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				if l.Append(context.Background(), Event{Campaign: "c1", Recipient: fmt.Sprintf("g%d", g), Kind: Click, Link: i + 1}) == nil {
+					mu.Lock()
+					ok[fmt.Sprintf("g%d", g)]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("an Append hangs after Close")
+	}
+	for g := range 8 { // a writer that got nothing in has no line either
+		if k := fmt.Sprintf("g%d", g); ok[k] == 0 {
+			delete(ok, k)
+		}
+	}
+	checkLines(t, path, ok)
+}
