@@ -164,6 +164,9 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		}
 		bodyHTML = b.Bytes()
 	}
+	if t.opts.Tracking != nil {
+		bodyText, bodyHTML = t.track(r, unsubURL, bodyText, bodyHTML)
+	}
 	files, err := t.attachments(data, capped)
 	if err != nil {
 		return nil, err

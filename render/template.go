@@ -8,6 +8,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"maps"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -45,6 +46,8 @@ type Options struct {
 	// output on the way to it [DefaultMaxMessageBytes]: a row whose message
 	// would pass it fails with a *TooLargeError.
 	MaxMessageBytes int64
+	// Tracking, when set, rewrites links for click (and open) tracking.
+	Tracking *Tracking
 }
 
 // Template is a parsed campaign template: header templates and the text
@@ -140,6 +143,12 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{File: name, Msg: err.Error()}
 		}
 		t.unsub = us
+	}
+	fm["notrack"] = func(u string) string { return u } // headers, attachments: never marked
+	if opts.Tracking != nil {
+		if err := opts.Tracking.check(); err != nil {
+			return nil, &ParseError{File: name, Msg: err.Error()}
+		}
 	}
 	if opts.DKIM != nil {
 		if err := opts.DKIM.check(); err != nil {
@@ -244,7 +253,9 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		return nil, &NoUnsubscribeURLError{File: name}
 	}
 	offset := bodyStart // body line 1 is file line bodyStart+1
-	bt, err := template.New("body").Funcs(fm).Option("missingkey=error").Parse(body)
+	bodyFM, htmlFM := maps.Clone(fm), htmlFuncs(fm)
+	notrackFuncs(bodyFM, htmlFM, opts.Tracking != nil)
+	bt, err := template.New("body").Funcs(bodyFM).Option("missingkey=error").Parse(body)
 	if err != nil {
 		return nil, &ParseError{File: name, Msg: "body: " + shiftLine(cleanTemplateErr(err), offset)}
 	}
@@ -258,7 +269,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	t.text = textT
 	if htmlT != nil {
-		ht, err := htmltemplate.New("body").Funcs(htmlFuncs(fm)).Option("missingkey=error").Parse(body)
+		ht, err := htmltemplate.New("body").Funcs(htmlFM).Option("missingkey=error").Parse(body)
 		if err != nil {
 			return nil, &ParseError{File: name, Msg: "html: " + shiftLine(cleanTemplateErr(err), offset)}
 		}

@@ -38,6 +38,7 @@ type DeliverOptions struct {
 	MaxMessage        string // cap on one rendered message (render.Options.MaxMessageBytes)
 	ReturnPath        string // envelope sender (default: the From address)
 	VERP              bool   // encode each recipient into ReturnPath
+	Track             TrackOptions
 }
 
 func (d *DeliverOptions) addFlags(f *pflag.FlagSet) {
@@ -51,6 +52,7 @@ func (d *DeliverOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&d.MaxMessage, "max-message-size", "25MB", "a message larger than this (`SIZE`) is invalid, not sent; template output stops there (Gmail takes 25MB; Postfix's default is 10240000)")
 	f.StringVar(&d.ReturnPath, "return-path", "", "envelope sender `ADDRESS` that bounces go to (default: the From address)")
 	f.BoolVar(&d.VERP, "verp", false, "encode each recipient into the return path (bounces+ann=example.com@...) to match bounces later")
+	d.Track.addFlags(f)
 }
 
 // envelope checks the envelope settings.
@@ -182,6 +184,9 @@ func loadTemplateWith(name, campaign string, d *DeliverOptions) (*render.Templat
 		return nil, err
 	}
 	o.Now, o.MessageID = time.Now, messageIDFunc(campaign)
+	if o.Tracking, err = d.Track.tracking(campaign, os.Getenv); err != nil {
+		return nil, err
+	}
 	return render.Parse(name, src, o)
 }
 

@@ -131,6 +131,7 @@ func settingHint(err error) string {
 		nu *render.NoUnsubscribeURLError
 		pt *sender.PlaintextError
 		pw *sender.PasswordInURLError
+		ts *trackingSecretError
 	)
 	switch {
 	case errors.As(err, &mc):
@@ -141,6 +142,8 @@ func settingHint(err error) string {
 		return "give --results another file"
 	case errors.As(err, &nu):
 		return "give the URL with --unsubscribe-url, and the token secret in " + unsubscribeSecretEnv
+	case errors.As(err, &ts):
+		return "set " + trackingSecretEnv + " (for example: export " + trackingSecretEnv + "=$(openssl rand -base64 32)); report --events needs the same secret"
 	case errors.As(err, &pt):
 		return "pass --allow-plaintext to send unencrypted to it anyway, or use smtp:// (STARTTLS) or smtps://"
 	case errors.As(err, &pw):
