@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/mailer-dev/mailer/address"
 	"github.com/mailer-dev/mailer/track"
 )
 
@@ -82,7 +83,7 @@ func (t *Template) track(r Recipient, unsubURL string, text, html []byte) ([]byt
 	}
 	key := tr.RecipientKey
 	if key == nil {
-		key = func(a string) string { return track.RecipientKey(tr.Secret, tr.Campaign, NormalizeAddress(a)) }
+		key = func(a string) string { return track.RecipientKey(tr.Secret, tr.Campaign, address.Key(a)) }
 	}
 	o := track.Options{Base: tr.Base, Secret: tr.Secret, Campaign: tr.Campaign, Recipient: key(r.Address),
 		TextLinks: tr.TextLinks, Opens: tr.Opens}
