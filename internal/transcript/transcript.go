@@ -99,8 +99,8 @@ type Session struct {
 	// and DATA go out before their replies come, and the final dot of one
 	// message and the commands of the next share a write, so a reply is
 	// matched to its command by order, not by what was sent last.
-	pending []string
-	head    int
+	pending   []string
+	head      int
 	bodyLines int
 	bodyBytes int
 }
