@@ -208,7 +208,9 @@ func runSend(ctx context.Context, o *SendOptions, st *settings, stdout io.Writer
 	sum, err := campaign.Run(ctx, campaign.Options{
 		List: o.List, EmailColumn: o.EmailColumn, NameColumn: o.NameColumn,
 		Template: tmpl, Results: o.Results, Suppress: o.Suppress,
-		DryRun: o.DryRun, Concurrency: o.Concurrency, Limit: o.Limit,
+		// LaneDepth messages per connection keep a pipelining relay's
+		// connections busy: the next message's commands ride with a body.
+		DryRun: o.DryRun, Concurrency: o.Concurrency * sender.LaneDepth, Limit: o.Limit,
 		ResendUnknown: o.ResendUnknown, AllowChanged: o.AllowChanged, BouncesTo: o.BouncesTo,
 		Envelope: envelope,
 		Progress: prog.update,
