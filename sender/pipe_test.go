@@ -23,6 +23,10 @@ import (
 type turnProxy struct {
 	ln    net.Listener
 	strip bool
+	// add puts PIPELINING back into the EHLO reply of an smtp-sink that
+	// took it out (it does when told to refuse a command); smtp-sink reads
+	// pipelined commands all the same.
+	add bool
 	mu    sync.Mutex
 	turns int
 	wg    sync.WaitGroup
@@ -36,16 +40,17 @@ type turnProxy struct {
 
 func startTurnProxy(t *testing.T, target string, strip bool) *turnProxy {
 	t.Helper()
-	return startGatedProxy(t, target, strip, 0)
+	return startProxy(t, target, &turnProxy{strip: strip})
 }
 
-func startGatedProxy(t *testing.T, target string, strip bool, quitGate int) *turnProxy {
+// startProxy starts p (its options set) in front of target.
+func startProxy(t *testing.T, target string, p *turnProxy) *turnProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &turnProxy{ln: ln, strip: strip, quitGate: quitGate, allQuit: make(chan struct{})}
+	p.ln, p.allQuit = ln, make(chan struct{})
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -96,6 +101,9 @@ func startGatedProxy(t *testing.T, target string, strip bool, quitGate int) *tur
 					line, err := br.ReadString('\n')
 					if p.strip && strings.HasPrefix(line, "250-PIPELINING") {
 						continue
+					}
+					if p.add && line == "250-8BITMIME\r\n" {
+						line = "250-PIPELINING\r\n" + line
 					}
 					if p.quitGate > 0 && strings.HasPrefix(line, "221") {
 						select {
@@ -436,7 +444,7 @@ func TestLaneCanceled(t *testing.T) {
 // waits for any 221 (the proxy holds each 221 until all QUITs came).
 func TestCloseQuitsAtOnce(t *testing.T) {
 	s := startRelay(t, relay.Options{})
-	px := startGatedProxy(t, s.Addr(), false, 4)
+	px := startProxy(t, s.Addr(), &turnProxy{quitGate: 4})
 	o := fastOpts()
 	o.MaxConns = 4
 	p, _ := New([]Relay{px.relay(t)}, o)
