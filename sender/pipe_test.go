@@ -26,7 +26,7 @@ type turnProxy struct {
 	// add puts PIPELINING back into the EHLO reply of an smtp-sink that
 	// took it out (it does when told to refuse a command); smtp-sink reads
 	// pipelined commands all the same.
-	add bool
+	add   bool
 	mu    sync.Mutex
 	turns int
 	wg    sync.WaitGroup
