@@ -1,7 +1,10 @@
 # common.sh - shared helpers for the bench scripts (sourced, not run).
-# The sink is Postfix's smtp-sink started by /work/shared/bench/sink.sh (called, never copied).
-SINKSH=${SINKSH:-/work/shared/bench/sink.sh}
+# The sink is Postfix's smtp-sink started by bench/sink.sh, which installs
+# Postfix when smtp-sink or smtp-source is missing; nothing outside the
+# repository is used but those two programs.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SINKSH=${SINKSH:-$ROOT/bench/sink.sh}
+"$SINKSH" install
 
 # build_mailer DIR: build the mailer binary into DIR/mailer.
 build_mailer() { (cd "$ROOT" && go build -o "$1/mailer" ./cmd/mailer); }

@@ -32,8 +32,10 @@ gen_template "$WORK/bench.tmpl"
   --results "$WORK/dry.csv" --quiet >/dev/null
 MSIZE=$(awk -F, 'NR==2 { match($0, /would send [0-9]+ bytes/); s = substr($0, RSTART+11, RLENGTH-17); print s }' "$WORK/dry.csv")
 
-elapsed_ns() { # a failed run is reported (stderr, exit code), and still timed
-  local st en rc=0; st=$(date +%s%N); "$@" >"$WORK/out" 2>>"$WORK/err" || rc=$?; en=$(date +%s%N)
+elapsed_ns() { # a failed run is reported (stderr, exit code), and still timed; CPU (user+sys s) in $WORK/cpu
+  local st en rc=0; st=$(date +%s%N)
+  /usr/bin/time -f "%U %S" -o "$WORK/time" "$@" >"$WORK/out" 2>>"$WORK/err" || rc=$?; en=$(date +%s%N)
+  awk '{ print $1 + $2 }' "$WORK/time" > "$WORK/cpu"
   [ $rc = 0 ] || { echo "$1 exited $rc: $(tail -2 "$WORK/out" | tr '\n' ' ')" >> "$WORK/err"; }
   echo $((en - st))
 }
@@ -52,17 +54,19 @@ check() { # label before: the sink's counter lags, so wait for it (at most 20 s)
 }
 
 echo "# mailer vs smtp-source -> smtp-sink 127.0.0.1:$PORT, N=$N, mailer message ${MSIZE} B, smtp-source -l 4096, reps=$REPS, $(nproc) CPUs, $(date -u +%FT%TZ)"
-echo "| C | smtp-source msgs/s | mailer msgs/s | ratio (median of per-rep ratios) | ratios |"
-echo "|---|---|---|---|---|"
+echo "| C | smtp-source msgs/s | mailer msgs/s | ratio (median of per-rep ratios) | ratios | smtp-source CPU µs/msg | mailer CPU µs/msg |"
+echo "|---|---|---|---|---|---|---|"
 for c in $CS; do
-  : > "$WORK/s"; : > "$WORK/m"; : > "$WORK/q"
+  : > "$WORK/s"; : > "$WORK/m"; : > "$WORK/q"; : > "$WORK/sc"; : > "$WORK/mc"
   for _ in $(seq "$REPS"); do
     b=$("$SINKSH" count -p "$PORT"); ns=$(run_source "$c"); check smtp-source "$b"
+    awk -v n="$N" '{ printf "%.0f\n", $1 * 1e6 / n }' "$WORK/cpu" >> "$WORK/sc"
     s=$(awk -v n="$N" -v ns="$ns" 'BEGIN { printf "%.0f", n / (ns / 1e9) }'); echo "$s" >> "$WORK/s"
     b=$("$SINKSH" count -p "$PORT"); ns=$(run_mailer "$c"); check mailer "$b"
+    awk -v n="$N" '{ printf "%.0f\n", $1 * 1e6 / n }' "$WORK/cpu" >> "$WORK/mc"
     m=$(awk -v n="$N" -v ns="$ns" 'BEGIN { printf "%.0f", n / (ns / 1e9) }'); echo "$m" >> "$WORK/m"
     awk -v s="$s" -v m="$m" 'BEGIN { printf "%.2f\n", m / s }' >> "$WORK/q"
   done
-  echo "| $c | $(median < "$WORK/s") | $(median < "$WORK/m") | $(median < "$WORK/q") | $(tr '\n' ' ' < "$WORK/q")|"
+  echo "| $c | $(median < "$WORK/s") | $(median < "$WORK/m") | $(median < "$WORK/q") | $(tr '\n' ' ' < "$WORK/q")| $(median < "$WORK/sc") | $(median < "$WORK/mc") |"
 done
 if [ -s "$WORK/err" ]; then echo; echo "errors (first 5):"; head -5 "$WORK/err"; fi

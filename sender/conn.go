@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -16,23 +17,39 @@ type conn struct {
 	c       *smtp.Client
 	nc      *trackConn
 	pool    *Pool
+	up      *upstream
 	sent    int  // transactions completed on it
 	wasIdle bool // waited in the idle set: the relay may have closed it
 	dirty   bool // the last transaction failed: RSET before the next
 	broken  bool // unusable: close instead of reuse
+
+	// With PIPELINING (pipe.go), the transaction is spoken here, over
+	// wire, the connection go-smtp speaks on; rd reads the replies and
+	// wbuf holds each write. nil wire: go-smtp's transaction.
+	wire    net.Conn
+	rd      *textproto.Reader
+	wbuf    []byte
+	ext8bit bool
+	// next is a Send whose command group left with the last body (lane.go):
+	// the connection is its when this transaction ends.
+	next *job
 }
 
 // send runs one mail transaction. stale reports a network failure at the
 // first command, the sign of a connection the relay already closed. A ctx
 // cancelled before the body starts abandons the transaction (Canceled: the
 // relay has nothing); once the body is on its way, the timeouts bound it.
-func (c *conn) send(ctx context.Context, m *Message, o Options) (res Result, stale bool) {
+// ahead says m's command group left already (lane.go).
+func (c *conn) send(ctx context.Context, m *Message, o Options, ahead bool) (res Result, stale bool) {
 	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
 		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
 	}
 	mo, refused := mailOptions(c.c, m)
 	if refused != nil {
 		return *refused, false
+	}
+	if c.wire != nil {
+		return c.sendPiped(ctx, m, mo, o, ahead)
 	}
 	stop := context.AfterFunc(ctx, c.nc.abort)
 	stage, err := c.envelope(m, mo)

@@ -30,3 +30,20 @@ func (c *debugConn) end(err error) error {
 	}
 	return err
 }
+
+// sent records b, plain SMTP that sender wrote itself (not through go-smtp)
+// on the connection go-smtp speaks on.
+func (c *debugConn) sent(b []byte) {
+	if c != nil {
+		c.FromClient(nil)
+		c.Write(b)
+	}
+}
+
+// received records b, plain SMTP that sender read itself.
+func (c *debugConn) received(b []byte) {
+	if c != nil {
+		c.FromServer(nil)
+		c.Write(b)
+	}
+}

@@ -99,7 +99,13 @@ func (r *upstream) dial(ctx context.Context) (*conn, error) {
 	sc.CommandTimeout = o.CommandTimeout
 	sc.SubmissionTimeout = o.DataTimeout
 	r.pool.open.Add(1)
-	return &conn{c: sc, nc: tc, pool: r.pool}, nil
+	c := &conn{c: sc, nc: tc, pool: r.pool, up: r}
+	if ok, _ := sc.Extension("PIPELINING"); ok {
+		if w, ok := wireOf(sc, tc); ok {
+			c.pipeline(w)
+		}
+	}
+	return c, nil
 }
 
 func (r *upstream) tlsConfig() *tls.Config {

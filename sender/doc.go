@@ -13,6 +13,9 @@
 //	health.go    an upstream's health: the circuit breaker, refusals, throttling and recovery
 //	dial.go      opening a connection: TCP, TLS or STARTTLS, EHLO, AUTH
 //	conn.go      conn: one SMTP session and its mail transaction (send); trackConn under it
+//	pipe.go      the pipelined transaction (RFC 2920), spoken on go-smtp's connection
+//	lane.go      the lane: the next message's commands ride with a body; LaneDepth
+//	dot.go       dot-stuffing a body in one pass (appendDotted)
 //	debug.go     the SMTP transcript of Options.Debug (internal/transcript)
 //	shaping.go   per-domain limits and the rate window
 //	relay.go     Relay, Security and ParseRelay (the relay URL)

@@ -79,6 +79,17 @@ func (r *upstream) refuse(err *RefusedError) {
 	}
 }
 
+// refusal is the refusal that took the relay out for the run, or nil.
+func (r *upstream) refusal() *RefusedError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.refused {
+		return nil
+	}
+	re, _ := r.lastErr.(*RefusedError)
+	return re
+}
+
 // observe updates the relay's health and rate from one outcome.
 func (r *upstream) observe(res *Result) {
 	switch {

@@ -165,7 +165,7 @@ func (p *Pool) Open() int64 { return p.open.Load() }
 func (p *Pool) Probe(ctx context.Context) error {
 	var errs []error
 	for _, r := range p.relays {
-		c, err := r.get(ctx)
+		c, err := r.get(ctx, nil)
 		if ctx.Err() != nil {
 			return ctx.Err() // interrupted, not unavailable
 		}
@@ -181,22 +181,29 @@ func (p *Pool) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Close ends every idle connection with QUIT. Call it after the last Send;
+// Close ends every idle connection with QUIT, all at once: each waits for
+// its own 221, not for the others'. Call it after the last Send;
 // connections still in use by a Send are closed when it returns them.
 func (p *Pool) Close() error {
+	var wg sync.WaitGroup
 	for _, r := range p.relays {
 		r.closed.Store(true)
 		for {
 			select {
 			case c := <-r.idle:
-				c.quit()
-				<-r.slots
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c.quit()
+					<-r.slots
+				}()
 				continue
 			default:
 			}
 			break
 		}
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -260,6 +267,20 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		}
 		tried |= 1 << r.index
 		res, err := p.attempt(ctx, r, m)
+		if err == errRefusedMeanwhile {
+			blocked |= 1 << r.index
+			if p.healthyBesides(blocked) {
+				attempt-- // m was not tried
+				hurry = true
+				continue
+			}
+			ue := &UnavailableError{Err: p.downErr()}
+			if last.Status != "" {
+				last.Err, last.Attempts = ue, attempt-1
+				return last
+			}
+			return Result{Status: Deferred, Relay: r.cfg.Name, Text: "not tried: " + ue.Error(), Err: ue}
+		}
 		if err != nil && ctx.Err() != nil {
 			return stopped(attempt)
 		}
@@ -293,6 +314,10 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	}
 }
 
+// errRefusedMeanwhile: the relay refused the sender (for the rest of the
+// run) while the message waited for one of its connections.
+var errRefusedMeanwhile = errors.New("the relay refuses the sender")
+
 // attempt makes one try on one connection of r. A connection reused from
 // the idle set may have been closed by the relay meanwhile; such a failure
 // at MAIL is not the message's fault, so it is tried once more on a fresh
@@ -305,19 +330,36 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 		}
 	}
 	for fresh := false; ; fresh = true {
-		c, err := r.get(ctx)
+		j := &job{ctx: ctx, m: m, got: make(chan *conn, 1)}
+		c, err := r.get(ctx, j)
+		if err == errLost {
+			// The connection that took m's turn failed first: nothing of
+			// m was answered. As with a stale connection, once more.
+			if !fresh {
+				continue
+			}
+			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error(), Time: time.Now()}, nil
+		}
 		if err != nil {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
+		if r.refusal() != nil {
+			// The relay refused the sender while m waited for one of its
+			// connections: m goes elsewhere without asking it again.
+			r.put(c)
+			return Result{}, errRefusedMeanwhile
+		}
 		reused := c.wasIdle
 		start := time.Now()
-		if p.window != nil {
+		if j.sent {
+			start = j.start
+		} else if p.window != nil {
 			if start, err = p.window.take(ctx); err != nil {
 				r.put(c)
 				return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 			}
 		}
-		res, stale := c.send(ctx, m, p.opts)
+		res, stale := c.send(ctx, m, p.opts, j.sent)
 		res.Time = start
 		res.Relay = r.cfg.Name
 		r.put(c)

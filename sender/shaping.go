@@ -77,3 +77,17 @@ func (w *window) take(ctx context.Context) (time.Time, error) {
 		return now, nil
 	}
 }
+
+// tryTake counts one more message now if it fits in the last second,
+// without waiting.
+func (w *window) tryTake() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if oldest := w.ring[w.next]; !oldest.IsZero() && now.Before(oldest.Add(time.Second)) {
+		return time.Time{}, false
+	}
+	w.ring[w.next] = now
+	w.next = (w.next + 1) % len(w.ring)
+	return now, true
+}

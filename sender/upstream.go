@@ -14,11 +14,14 @@ import (
 // that cap how many exist at once) and its health (health.go: the circuit
 // breaker, refusals, throttling and recovery).
 type upstream struct {
-	cfg     Relay
-	index   int
-	pool    *Pool
-	idle    chan *conn
-	slots   chan struct{}
+	cfg   Relay
+	index int
+	pool  *Pool
+	idle  chan *conn
+	slots chan struct{}
+	// handoff is where Sends waiting for a connection offer themselves to
+	// a pipelining connection's next write (lane.go).
+	handoff chan *job
 	closed  atomic.Bool
 	current int // weighted round-robin state, under pool.mu
 
@@ -53,7 +56,7 @@ func newUpstream(p *Pool, index int, rc Relay) *upstream {
 	if rc.Weight <= 0 {
 		rc.Weight = 1
 	}
-	r := &upstream{cfg: rc, index: index, pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n)}
+	r := &upstream{cfg: rc, index: index, pool: p, idle: make(chan *conn, n), slots: make(chan struct{}, n), handoff: make(chan *job)}
 	r.base = rate.Inf
 	if rc.Rate > 0 {
 		r.base = rc.Rate
@@ -64,16 +67,28 @@ func newUpstream(p *Pool, index int, rc Relay) *upstream {
 }
 
 // get returns an idle connection, or dials a new one when under the cap,
-// or waits for one of the two.
-func (r *upstream) get(ctx context.Context) (*conn, error) {
+// or waits for one of the two. With j, it also offers j to the next write
+// of a busy pipelining connection (lane.go), which then hands itself over.
+func (r *upstream) get(ctx context.Context, j *job) (*conn, error) {
 	select {
 	case c := <-r.idle:
 		return c, nil
 	default:
 	}
+	var offer chan *job // nil: never ready
+	if j != nil {
+		offer = r.handoff
+	}
 	select {
 	case c := <-r.idle:
 		return c, nil
+	case offer <- j:
+		// Taken: the wait is bounded by the taker's timeouts, and a
+		// cancelled ctx is seen by the transaction that follows.
+		if c := <-j.got; c != nil {
+			return c, nil
+		}
+		return nil, errLost
 	case r.slots <- struct{}{}:
 		c, err := r.dial(ctx)
 		if err != nil {
@@ -98,6 +113,9 @@ func (r *upstream) get(ctx context.Context) (*conn, error) {
 // put returns c to the idle set, or closes it when it is broken, has
 // carried its quota of messages, or the pool is closed.
 func (r *upstream) put(c *conn) {
+	if r.handOver(c) {
+		return
+	}
 	if c.broken {
 		c.close()
 		<-r.slots

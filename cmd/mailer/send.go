@@ -207,10 +207,12 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 	warnDNS(u, &o.DNS, dnsRep)
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
-		ListOptions:   o.ListOptions.campaignWith(tmpl, verdict(dnsRep)),
-		Results:       o.Results,
-		DryRun:        o.DryRun,
-		Concurrency:   o.Concurrency,
+		ListOptions: o.ListOptions.campaignWith(tmpl, verdict(dnsRep)),
+		Results:     o.Results,
+		DryRun:      o.DryRun,
+		// LaneDepth messages per connection keep a pipelining relay's
+		// connections busy: the next message's commands ride with a body.
+		Concurrency:   o.Concurrency * sender.LaneDepth,
 		Limit:         o.Limit,
 		ResendUnknown: o.ResendUnknown,
 		AllowChanged:  o.AllowChanged,

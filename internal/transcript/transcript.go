@@ -92,10 +92,15 @@ type Session struct {
 	closed     bool
 
 	// the protocol state that redaction and elision need
-	auth      bool // between AUTH and its final reply: client lines are secret
-	startTLS  bool // STARTTLS sent, its reply not yet read
-	data      bool // DATA sent, its reply not yet read
-	body      bool // in the message body, until the lone "."
+	auth bool // between AUTH and its final reply: client lines are secret
+	body bool // in the message body, until the lone "."
+	// pending holds the verbs of the commands sent and not answered yet,
+	// oldest first (from head on): with pipelining (RFC 2920) MAIL, RCPT
+	// and DATA go out before their replies come, and the final dot of one
+	// message and the commands of the next share a write, so a reply is
+	// matched to its command by order, not by what was sent last.
+	pending   []string
+	head      int
 	bodyLines int
 	bodyBytes int
 }
@@ -187,6 +192,7 @@ func (s *Session) line(fromClient bool, text string) {
 	case s.body:
 		if text == "." {
 			s.body = false
+			s.pending = append(s.pending, ".") // the final dot has a reply too
 			s.log.emit(s.id, '>', fmt.Sprintf("[message: %d lines, %d bytes]", s.bodyLines, s.bodyBytes))
 			s.log.emit(s.id, '>', ".")
 			return
@@ -199,17 +205,14 @@ func (s *Session) line(fromClient bool, text string) {
 		return
 	}
 	verb, rest, _ := strings.Cut(text, " ")
-	switch strings.ToUpper(verb) {
-	case "AUTH":
+	verb = strings.ToUpper(verb)
+	if verb == "AUTH" {
 		s.auth = true
 		if mech, ir, ok := strings.Cut(rest, " "); ok && ir != "" {
 			text = verb + " " + mech + " [redacted]"
 		}
-	case "STARTTLS":
-		s.startTLS = true
-	case "DATA":
-		s.data = true
 	}
+	s.pending = append(s.pending, verb)
 	s.log.emit(s.id, '>', text)
 }
 
@@ -219,21 +222,25 @@ func (s *Session) reply(text string) {
 		return // a continuation line, or not a reply
 	}
 	code := text[:3]
-	if s.auth && code != "334" {
+	if s.auth {
+		if code == "334" {
+			return // a challenge: the exchange goes on
+		}
 		s.auth = false
 	}
-	if s.data {
-		s.data = false
-		if code == "354" {
-			s.body, s.bodyLines, s.bodyBytes = true, 0, 0
-		}
+	if s.head == len(s.pending) {
+		return // the greeting, or a reply to nothing (421 before closing)
 	}
-	if s.startTLS {
-		s.startTLS = false
-		if code[0] == '2' {
-			s.wire = false // the rest is TLS records: go-smtp's debug writer takes over
-			s.log.emit(s.id, '*', "TLS handshake")
-		}
+	verb := s.pending[s.head]
+	if s.head++; s.head == len(s.pending) {
+		s.pending, s.head = s.pending[:0], 0
+	}
+	switch {
+	case verb == "DATA" && code == "354":
+		s.body, s.bodyLines, s.bodyBytes = true, 0, 0
+	case verb == "STARTTLS" && code[0] == '2':
+		s.wire = false // the rest is TLS records: go-smtp's debug writer takes over
+		s.log.emit(s.id, '*', "TLS handshake")
 	}
 }
 

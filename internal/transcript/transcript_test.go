@@ -117,3 +117,28 @@ c1 * closed
 }
 
 var regexpTime = regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3} `)
+
+// TestPipelinedBodyLeftOut: with PIPELINING (RFC 2920) the replies to MAIL
+// and RCPT come after DATA was sent, and the final dot of one message
+// shares a write with the next MAIL, RCPT and DATA; both bodies are still
+// left out, each from its own 354.
+func TestPipelinedBodyLeftOut(t *testing.T) {
+	var out bytes.Buffer
+	s := New(&out).Conn(true)
+	s.FromServer([]byte("220 hi\r\n"))
+	s.FromClient([]byte("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"))
+	s.FromServer([]byte("250 ok\r\n250 ok\r\n354 go\r\n"))
+	s.FromClient([]byte("secret one\r\n.\r\nMAIL FROM:<a@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n"))
+	s.FromServer([]byte("250 queued\r\n250 ok\r\n"))
+	s.FromServer([]byte("250 ok\r\n354 go\r\n"))
+	s.FromClient([]byte("secret two\r\n.\r\nQUIT\r\n"))
+	s.FromServer([]byte("250 queued\r\n221 bye\r\n"))
+	s.Close()
+	got := regexpTime.ReplaceAllString(out.String(), "")
+	if strings.Contains(got, "secret") {
+		t.Errorf("a body is in the transcript:\n%s", got)
+	}
+	if n := strings.Count(got, "> [message: 1 lines, 12 bytes]"); n != 2 {
+		t.Errorf("%d bodies left out, want 2:\n%s", n, got)
+	}
+}
