@@ -69,102 +69,107 @@ func (e *RowError) Unwrap() error { return e.Err }
 // Render renders the message for r into buf (which it resets) and returns it.
 func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	buf.Reset()
-	var sb strings.Builder
 	if strings.ContainsAny(r.Name, "\r\n") {
 		return nil, &RowError{"To", errors.New("the display name contains a line break (header injection refused)")}
 	}
 	// One budget for all the template output of the message: execution
 	// stops as soon as it passes the limit.
 	limit := t.opts.MaxMessageBytes
-	left := limit
-	capped := func(w io.Writer) io.Writer { return capWriter{w, &left, limit} }
+	bud := &budget{left: limit, limit: limit}
+	capped := func(w io.Writer) io.Writer { return capWriter{w, bud} }
 	m := &Message{UTF8: !isASCII(r.Address)}
-	data := r.Fields
 	var unsubURL string
 	if t.unsub != nil {
 		var err error
 		if unsubURL, err = t.unsub.urlFor(r.Address, r.Fields); err != nil {
 			return nil, &RowError{"List-Unsubscribe", err}
 		}
-		data = make(map[string]string, len(r.Fields)+1)
-		for k, v := range r.Fields {
-			data[k] = v
-		}
-		data[unsubscribeKey] = unsubURL
 	}
+	// data is the row as the template packages see it, built only when a
+	// template runs there rather than as a program.
+	var data map[string]string
+	dataMap := func() map[string]string {
+		if data != nil {
+			return data
+		}
+		data = r.Fields
+		if t.unsub != nil || data == nil {
+			data = make(map[string]string, len(r.Fields)+1)
+			for k, v := range r.Fields {
+				data[k] = v
+			}
+			if t.unsub != nil {
+				data[unsubscribeKey] = unsubURL
+			}
+		}
+		return data
+	}
+	env := progEnv{fields: r.Fields, unsub: unsubURL, hasUnsub: t.unsub != nil}
 
 	// Render every header value first: a row error must leave nothing behind.
-	type field struct{ k, v string }
 	fields := make([]field, 0, len(t.headers))
 	var fromDomain string
-	for _, hd := range t.headers {
-		sb.Reset()
-		if err := hd.tmpl.Execute(capped(&sb), data); err != nil {
-			return nil, &RowError{hd.name, execErr(err)}
-		}
-		v := strings.TrimSpace(sb.String())
-		at := func(err error) error { return err }
-		if hd.name == "From" { // the envelope sender: say where it is written
-			at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
-		}
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, &RowError{hd.name, at(errors.New("value contains a line break (header injection refused)"))}
-		}
-		switch {
-		case addressHeaders[hd.name]:
-			if v == "" {
-				if hd.name == "From" {
-					return nil, &RowError{hd.name, at(errors.New("renders empty"))}
+	var sb strings.Builder
+	var hb []byte
+	for i := range t.headers {
+		hd := &t.headers[i]
+		hv := hd.static
+		if hv != nil {
+			if err := bud.take(hd.staticLen); err != nil {
+				return nil, &RowError{hd.name, err}
+			}
+		} else {
+			var v string
+			if hd.prog != nil {
+				var err error
+				if hb, err = hd.prog.exec(hb[:0], &env, bud); err != nil {
+					return nil, &RowError{hd.name, execErr(err)}
 				}
-				continue
-			}
-			list, err := mail.ParseAddressList(v)
-			if err != nil {
-				return nil, &RowError{hd.name, at(fmt.Errorf("%q: %v", v, err))}
-			}
-			if hd.name == "From" {
-				if err := oneFrom(v, list); err != nil {
-					return nil, &RowError{hd.name, at(err)}
+				v = string(bytes.TrimSpace(hb))
+			} else {
+				sb.Reset()
+				if err := hd.tmpl.Execute(capped(&sb), dataMap()); err != nil {
+					return nil, &RowError{hd.name, execErr(err)}
 				}
+				v = strings.TrimSpace(sb.String())
 			}
-			for _, a := range list {
-				if a.Address, err = toASCIIDomain(a.Address); err != nil {
-					return nil, &RowError{hd.name, at(err)}
-				}
-				m.UTF8 = m.UTF8 || !isASCII(a.Address)
+			var err error
+			if hv, err = hd.value(v); err != nil {
+				return nil, &RowError{hd.name, err}
 			}
-			if hd.name == "From" {
-				m.From = list[0].Address
-				fromDomain = m.From[strings.LastIndexByte(m.From, '@')+1:]
-			}
-			v = formatAddresses(list)
-		case v == "" && hd.name != "Subject":
-			continue // an optional header that renders empty is left out
-		default:
-			v = mime.QEncoding.Encode("utf-8", v)
 		}
-		fields = append(fields, field{hd.name, v})
+		if hv.skip {
+			continue
+		}
+		m.UTF8 = m.UTF8 || hv.utf8
+		if hd.name == "From" {
+			m.From, fromDomain = hv.from, hv.from[strings.LastIndexByte(hv.from, '@')+1:]
+		}
+		fields = append(fields, field{hd.name, hv.v})
 	}
 	var bodyText, bodyHTML []byte
 	if t.text != nil {
-		b := scratch.Get().(*bytes.Buffer)
-		defer putScratch(b)
-		if err := t.text.Execute(capped(b), data); err != nil {
+		b, err := t.execBody(t.text, t.textProg, &env, bud, capped, dataMap)
+		if err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
-		bodyText = b.Bytes()
+		defer putBody(b)
+		bodyText = *b
 	}
 	if t.html != nil {
-		b := scratch.Get().(*bytes.Buffer)
-		defer putScratch(b)
-		if err := t.html.Execute(capped(b), data); err != nil {
+		b, err := t.execBody(t.html, t.htmlProg, &env, bud, capped, dataMap)
+		if err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
-		bodyHTML = b.Bytes()
+		defer putBody(b)
+		bodyHTML = *b
 	}
-	files, err := t.attachments(data, capped)
-	if err != nil {
-		return nil, err
+	var files []*attachment
+	if len(t.staticAttach) > 0 || len(t.attachTmpls) > 0 || t.opts.AttachColumn != "" {
+		var err error
+		if files, err = t.attachments(dataMap(), capped); err != nil {
+			return nil, err
+		}
 	}
 	// Encoded attachments take a third more: refuse before building.
 	size := int64(len(bodyText) + len(bodyHTML))
@@ -207,8 +212,14 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 
 	// The encoded message, too, stops at the limit (quoted-printable can
 	// triple a body).
-	whole := limit - int64(buf.Len())
-	if err := writeBodies(capWriter{buf, &whole, limit}, m.MessageID, bodyText, bodyHTML, files); err != nil {
+	whole := &budget{left: limit - int64(buf.Len()), limit: limit}
+	var err error
+	if len(files) == 0 {
+		err = appendContent(buf, whole, m.MessageID, bodyText, bodyHTML)
+	} else {
+		err = writeBodies(capWriter{buf, whole}, m.MessageID, bodyText, bodyHTML, files)
+	}
+	if err != nil {
 		if tl := (*TooLargeError)(nil); errors.As(err, &tl) {
 			return nil, &RowError{"message", tl}
 		}
@@ -224,6 +235,97 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	m.Data = buf.Bytes()
 	return m, nil
+}
+
+type field struct{ k, v string }
+
+// headerValue is a header's rendered value as it goes in the message.
+type headerValue struct {
+	v    string
+	skip bool   // an optional header that renders empty: left out
+	from string // From: the envelope sender, domain in A-labels
+	utf8 bool   // an address with a non-ASCII local part
+}
+
+// value checks and encodes the rendered value v of the header.
+func (hd *header) value(v string) (*headerValue, error) {
+	at := func(err error) error { return err }
+	if hd.name == "From" { // the envelope sender: say where it is written
+		at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		return nil, at(errors.New("value contains a line break (header injection refused)"))
+	}
+	hv := &headerValue{}
+	switch {
+	case addressHeaders[hd.name]:
+		if v == "" {
+			if hd.name == "From" {
+				return nil, at(errors.New("renders empty"))
+			}
+			hv.skip = true
+			return hv, nil
+		}
+		list, err := mail.ParseAddressList(v)
+		if err != nil {
+			return nil, at(fmt.Errorf("%q: %v", v, err))
+		}
+		if hd.name == "From" {
+			if err := oneFrom(v, list); err != nil {
+				return nil, at(err)
+			}
+		}
+		for _, a := range list {
+			if a.Address, err = toASCIIDomain(a.Address); err != nil {
+				return nil, at(err)
+			}
+			hv.utf8 = hv.utf8 || !isASCII(a.Address)
+		}
+		if hd.name == "From" {
+			hv.from = list[0].Address
+		}
+		hv.v = formatAddresses(list)
+	case v == "" && hd.name != "Subject":
+		hv.skip = true
+	default:
+		hv.v = mime.QEncoding.Encode("utf-8", v)
+	}
+	return hv, nil
+}
+
+// bodies holds the buffers bodies are executed into.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+func putBody(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return // a rare huge body: let it go
+	}
+	*b = (*b)[:0]
+	bodies.Put(b)
+}
+
+// bodyTemplate is a text or html body template.
+type bodyTemplate interface {
+	Execute(io.Writer, any) error
+}
+
+// execBody executes a body: as a program when it compiled to one, else
+// with its template package.
+func (t *Template) execBody(tm bodyTemplate, p *program, env *progEnv, bud *budget, capped func(io.Writer) io.Writer, data func() map[string]string) (*[]byte, error) {
+	b := bodies.Get().(*[]byte)
+	var err error
+	if p != nil {
+		*b, err = p.exec((*b)[:0], env, bud)
+	} else {
+		w := bytes.NewBuffer((*b)[:0])
+		err = tm.Execute(capped(w), data())
+		*b = w.Bytes()
+	}
+	if err != nil {
+		putBody(b)
+		return nil, err
+	}
+	return b, nil
 }
 
 // oneFrom refuses a From that is not exactly one address. RFC 5322 section

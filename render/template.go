@@ -56,6 +56,10 @@ type Template struct {
 	text    *template.Template // nil when the template has only an html block
 	html    *htmltemplate.Template
 
+	// textProg and htmlProg are text and html compiled (program.go), or
+	// nil when they do more than a program can.
+	textProg, htmlProg *program
+
 	unsub        *unsubscriber        // nil without Options.Unsubscribe
 	attachTmpls  []*template.Template // Attach lines that depend on the row
 	staticAttach []*attachment        // Attach lines read at Parse
@@ -67,6 +71,13 @@ type header struct {
 	name string // canonical, e.g. "Reply-To"
 	line int
 	tmpl *template.Template
+	prog *program // tmpl compiled, or nil
+
+	// static is the value of a header written as plain text, checked and
+	// encoded once at Parse; staticLen is its length as the template
+	// writes it, charged to each message's budget.
+	static    *headerValue
+	staticLen int
 }
 
 // ParseError is a template that cannot be used at all; it names the file and line.
@@ -195,6 +206,12 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{name, h.line, fmt.Sprintf("%s: %v", h.name, cleanTemplateErr(err))}
 		}
 		h.tmpl = tm
+		h.prog = compile(tm.Tree)
+		if v, ok := h.prog.literal(); ok {
+			if hv, err := h.value(strings.TrimSpace(v)); err == nil {
+				h.static, h.staticLen = hv, len(v)
+			}
+		}
 		if h.name == "From" {
 			if err := checkStaticFrom(tm); err != nil {
 				return nil, &ParseError{name, h.line, "From: " + err.Error()}
@@ -236,6 +253,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	textT, htmlT := bt.Lookup("text"), bt.Lookup("html")
 	if textT == nil && htmlT == nil {
 		t.text = bt
+		t.compileBodies()
 		return t, nil
 	}
 	if !blank(bt.Tree) {
@@ -248,7 +266,9 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{File: name, Msg: "html: " + shiftLine(cleanTemplateErr(err), offset)}
 		}
 		t.html = ht.Lookup("html")
+		t.htmlProg = compileHTML(t.html, opts.MaxMessageBytes)
 	}
+	t.compileBodies()
 	return t, nil
 }
 

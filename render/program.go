@@ -1,0 +1,342 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"strings"
+	"text/template/parse"
+)
+
+// A program is a template's parse tree compiled for the shape nearly every
+// campaign template has: literal text and {{.column}} actions, the
+// {{unsubscribe_url}} call, {{if .column}} ... {{else}} ... {{end}}, and
+// after html/template's escaping the escapers it chose for each action's
+// context. Executing it is a walk over a slice with plain map lookups,
+// where text/template resolves every {{.column}} by reflection and prints
+// it through fmt: about half of a message's rendering cost.
+//
+// compile returns nil for anything else (functions, range, with,
+// variables, {{template}}, an escaper not listed in escapers), and Render
+// then executes the template with the template package as before. The
+// output is the same bytes either way (TestProgramMatchesTemplate and
+// FuzzProgramHTML hold the template packages as the oracle); so are the
+// errors Render reports.
+type program struct{ ops []op }
+
+type opKind uint8
+
+const (
+	opText  opKind = iota
+	opField        // {{.name}}
+	opUnsub        // {{(unsubscribe_url $)}}
+	opIf           // {{if .name}} then {{else}} els {{end}}
+)
+
+type op struct {
+	kind  opKind
+	text  string // opText
+	field string // opField, opIf
+	esc   []func(string) string
+	then  *program // opIf
+	els   *program // opIf, may be nil
+}
+
+// compile compiles tr, or returns nil when it uses more than a program can do.
+func compile(tr *parse.Tree) *program {
+	if tr == nil || tr.Root == nil {
+		return nil
+	}
+	return compileList(tr.Root)
+}
+
+// literal returns the text of a program that is only text.
+func (p *program) literal() (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, o := range p.ops {
+		if o.kind != opText {
+			return "", false
+		}
+		b.WriteString(o.text)
+	}
+	return b.String(), true
+}
+
+func (t *Template) compileBodies() {
+	if t.text != nil {
+		t.textProg = compile(t.text.Tree)
+	}
+}
+
+// compileHTML compiles an html template as html/template escapes it. It
+// escapes on the first execution, so compileHTML executes it once, with
+// no columns, into nothing; a template that cannot be escaped keeps
+// failing each row as it did, with html/template's error.
+func compileHTML(ht *htmltemplate.Template, limit int64) *program {
+	err := ht.Execute(capWriter{io.Discard, &budget{left: limit, limit: limit}}, map[string]string{})
+	if ee := (*htmltemplate.Error)(nil); errors.As(err, &ee) {
+		return nil
+	}
+	return compile(ht.Tree)
+}
+
+func compileList(l *parse.ListNode) *program {
+	p := &program{}
+	if l == nil {
+		return p
+	}
+	for _, n := range l.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			p.ops = append(p.ops, op{kind: opText, text: string(n.Text)})
+		case *parse.ActionNode:
+			o, ok := compilePipe(n.Pipe)
+			if !ok {
+				return nil
+			}
+			p.ops = append(p.ops, o)
+		case *parse.IfNode:
+			o, ok := compilePipe(n.Pipe)
+			if !ok || o.kind != opField || len(o.esc) > 0 {
+				return nil
+			}
+			o.kind = opIf
+			if o.then = compileList(n.List); o.then == nil {
+				return nil
+			}
+			if n.ElseList != nil {
+				if o.els = compileList(n.ElseList); o.els == nil {
+					return nil
+				}
+			}
+			p.ops = append(p.ops, o)
+		default:
+			return nil
+		}
+	}
+	return p
+}
+
+// compilePipe accepts a column or the unsubscribe URL, followed by
+// html/template's escapers.
+func compilePipe(pipe *parse.PipeNode) (op, bool) {
+	if pipe == nil || pipe.IsAssign || len(pipe.Decl) > 0 || len(pipe.Cmds) == 0 {
+		return op{}, false
+	}
+	var o op
+	first := pipe.Cmds[0]
+	if len(first.Args) != 1 {
+		return op{}, false
+	}
+	switch a := first.Args[0].(type) {
+	case *parse.FieldNode:
+		if len(a.Ident) != 1 {
+			return op{}, false
+		}
+		o = op{kind: opField, field: a.Ident[0]}
+	case *parse.PipeNode: // (unsubscribe_url $), as rewriteUnsubscribe writes it
+		if len(a.Decl) > 0 || len(a.Cmds) != 1 || len(a.Cmds[0].Args) != 2 {
+			return op{}, false
+		}
+		id, ok1 := a.Cmds[0].Args[0].(*parse.IdentifierNode)
+		v, ok2 := a.Cmds[0].Args[1].(*parse.VariableNode)
+		if !ok1 || !ok2 || id.Ident != "unsubscribe_url" || len(v.Ident) != 1 || v.Ident[0] != "$" {
+			return op{}, false
+		}
+		o = op{kind: opUnsub}
+	default:
+		return op{}, false
+	}
+	for _, c := range pipe.Cmds[1:] {
+		if len(c.Args) != 1 {
+			return op{}, false
+		}
+		id, ok := c.Args[0].(*parse.IdentifierNode)
+		if !ok {
+			return op{}, false
+		}
+		f, ok := escapers[id.Ident]
+		if !ok {
+			return op{}, false
+		}
+		o.esc = append(o.esc, f)
+	}
+	return o, true
+}
+
+// exec appends the program's output for data to dst. Every piece of output
+// is charged to the budget as capWriter charges one Write, so a template
+// stops at the same point either way.
+func (p *program) exec(dst []byte, env *progEnv, b *budget) ([]byte, error) {
+	for i := range p.ops {
+		o := &p.ops[i]
+		var s string
+		switch o.kind {
+		case opText:
+			s = o.text
+		case opField, opIf:
+			v, ok := env.fields[o.field]
+			if !ok {
+				return dst, fmt.Errorf("the list has no column named %s", o.field)
+			}
+			if o.kind == opIf {
+				var err error
+				if v != "" {
+					dst, err = o.then.exec(dst, env, b)
+				} else if o.els != nil {
+					dst, err = o.els.exec(dst, env, b)
+				}
+				if err != nil {
+					return dst, err
+				}
+				continue
+			}
+			s = v
+		case opUnsub:
+			if !env.hasUnsub {
+				return dst, errors.New("unsubscribe_url: no unsubscribe URL is configured")
+			}
+			s = env.unsub
+		}
+		for _, f := range o.esc {
+			s = f(s)
+		}
+		if len(s) == 0 {
+			continue // text/template writes nothing for an empty string
+		}
+		if err := b.take(len(s)); err != nil {
+			return dst, err
+		}
+		dst = append(dst, s...)
+	}
+	return dst, nil
+}
+
+// progEnv is what a program reads: the row's columns and the recipient's
+// unsubscribe URL.
+type progEnv struct {
+	fields   map[string]string
+	unsub    string
+	hasUnsub bool
+}
+
+// budget is the output a message has left, shared by all its templates.
+type budget struct{ left, limit int64 }
+
+func (b *budget) take(n int) error {
+	if int64(n) > b.left {
+		b.left = -1
+		return &TooLargeError{b.limit}
+	}
+	b.left -= int64(n)
+	return nil
+}
+
+// escapers are html/template's escapers that programs apply themselves,
+// for the contexts a campaign's HTML puts columns in: element text, a
+// quoted attribute, a URL attribute and a query parameter. They are
+// html/template's code (Go's html/template: html.go and url.go) for plain
+// string arguments, the only kind a column is.
+var escapers = map[string]func(string) string{
+	"_html_template_htmlescaper":   htmlEscape,
+	"_html_template_attrescaper":   htmlEscape,
+	"_html_template_rcdataescaper": htmlEscape,
+	"_html_template_urlfilter":     urlFilter,
+	"_html_template_urlnormalizer": func(s string) string { return urlProcess(s, true) },
+	"_html_template_urlescaper":    func(s string) string { return urlProcess(s, false) },
+}
+
+// htmlEscape is html/template's htmlReplacer with htmlReplacementTable for
+// a plain string: only ASCII bytes are replaced, so it works on bytes.
+func htmlEscape(s string) string {
+	var b strings.Builder
+	written := 0
+	for i := 0; i < len(s); i++ {
+		var repl string
+		switch s[i] {
+		case 0:
+			repl = "\uFFFD"
+		case '"':
+			repl = "&#34;"
+		case '&':
+			repl = "&amp;"
+		case '\'':
+			repl = "&#39;"
+		case '+':
+			repl = "&#43;"
+		case '<':
+			repl = "&lt;"
+		case '>':
+			repl = "&gt;"
+		default:
+			continue
+		}
+		if written == 0 {
+			b.Grow(len(s) + 8)
+		}
+		b.WriteString(s[written:i])
+		b.WriteString(repl)
+		written = i + 1
+	}
+	if written == 0 {
+		return s
+	}
+	b.WriteString(s[written:])
+	return b.String()
+}
+
+// urlFilter replaces a URL with a scheme other than http, https or mailto
+// by "#ZgotmplZ", as html/template does.
+func urlFilter(s string) string {
+	if protocol, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(protocol, "/") {
+		if !strings.EqualFold(protocol, "http") && !strings.EqualFold(protocol, "https") && !strings.EqualFold(protocol, "mailto") {
+			return "#ZgotmplZ"
+		}
+	}
+	return s
+}
+
+// urlProcess percent-encodes s for a URL (norm: keeping reserved
+// characters and valid escapes, for a whole URL; else for a part of one).
+func urlProcess(s string, norm bool) string {
+	const hex = "0123456789abcdef"
+	var b []byte
+	written := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '!', '#', '$', '&', '*', '+', ',', '/', ':', ';', '=', '?', '@', '[', ']':
+			if norm {
+				continue
+			}
+		case '-', '.', '_', '~':
+			continue
+		case '%':
+			if norm && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+				continue
+			}
+		default:
+			if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+				continue
+			}
+		}
+		if b == nil {
+			b = make([]byte, 0, len(s)+16)
+		}
+		b = append(b, s[written:i]...)
+		b = append(b, '%', hex[c>>4], hex[c&15])
+		written = i + 1
+	}
+	if written == 0 {
+		return s
+	}
+	return string(append(b, s[written:]...))
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
