@@ -1,0 +1,227 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	htmltemplate "html/template"
+	"strings"
+	"testing"
+	"text/template"
+)
+
+// programRows are rows the oracle tests render: plain, empty, every
+// character html/template escapes, non-ASCII, invalid UTF-8, URLs.
+var programRows = []map[string]string{
+	{"a": "Ann", "b": "", "u": "https://acme.example/p?x=1&y=2"},
+	{"a": "", "b": "x", "u": "javascript:alert(1)"},
+	{"a": "<b>\"O'Neil\" & +co</b>\x00", "b": "Zoë Ångström", "u": "mailto:a@b.example"},
+	{"a": "\xff\xfe bad utf-8 \u2028", "b": "100% 50%4 %zz %2F", "u": "/relative path/ü?q=ä#frag"},
+	{"a": "a", "b": "b"}, // no u: a missing column
+}
+
+// textPrograms are text templates a program must compile and render as
+// text/template does.
+var textPrograms = []string{
+	"",
+	"plain text only\n",
+	"Hi {{.a}},\n{{.b}}{{.a}}\n",
+	"{{- .a -}}  {{.b}}",
+	"{{if .b}}b={{.b}}{{else}}no b{{end}} {{if .a}}A{{else if .b}}B{{else}}none{{end}}",
+	"{{if .a}}{{if .b}}both{{end}}{{end}}",
+	"Line for {{.u}}\n",
+}
+
+func TestProgramMatchesTemplate(t *testing.T) {
+	for _, src := range textPrograms {
+		tm := template.Must(template.New("t").Option("missingkey=error").Parse(src))
+		p := compile(tm.Tree)
+		if p == nil {
+			t.Errorf("%q: did not compile", src)
+			continue
+		}
+		for _, row := range programRows {
+			checkProgram(t, src, p, row, func() (string, error) {
+				var b strings.Builder
+				err := tm.Execute(&b, row)
+				return b.String(), err
+			})
+		}
+	}
+}
+
+// htmlContexts put a column where a campaign's HTML does: element text, a
+// quoted attribute, a link, a query parameter, an RCDATA element.
+var htmlContexts = []string{
+	`<p>Hi {{.a}}, {{.b}}</p>`,
+	`<img alt="{{.a}}" title='{{.b}}'>`,
+	`<a href="{{.u}}">x</a> <a href='{{.a}}'>y</a>`,
+	`<a href="https://acme.example/?n={{.a}}&m={{.b}}">z</a>`,
+	`<title>{{.a}}</title><textarea>{{.b}}</textarea>`,
+	`{{if .b}}<p class="{{.b}}">{{.a}}</p>{{else}}<a href="{{.u}}">{{.a}}</a>{{end}}`,
+	`<!-- dropped comment -->{{.a}}`,
+}
+
+func TestProgramMatchesHTMLTemplate(t *testing.T) {
+	for _, src := range htmlContexts {
+		ht := htmltemplate.Must(htmltemplate.New("h").Option("missingkey=error").Parse(src))
+		p := compileHTML(ht, 1<<20)
+		if p == nil {
+			t.Errorf("%q: did not compile", src)
+			continue
+		}
+		for _, row := range programRows {
+			checkProgram(t, src, p, row, func() (string, error) {
+				var b strings.Builder
+				err := ht.Execute(&b, row)
+				return b.String(), err
+			})
+		}
+	}
+}
+
+// TestProgramFallsBack: what a program cannot do is left to the template
+// packages, not done differently.
+func TestProgramFallsBack(t *testing.T) {
+	for _, src := range []string{
+		"{{.a | upper}}", "{{default \"x\" .a}}", "{{range split \",\" .a}}{{.}}{{end}}",
+		"{{with .a}}{{.}}{{end}}", "{{$x := .a}}{{$x}}", "{{template \"t\" .}}", "{{.}}", "{{.a.b}}",
+		"{{if eq .a \"x\"}}y{{end}}", "{{printf \"%s\" .a}}",
+	} {
+		tm := template.Must(template.New("t").Funcs(template.FuncMap{"upper": strings.ToUpper, "default": func(string, any) any { return nil }, "split": strings.Split}).Parse(src))
+		if compile(tm.Tree) != nil {
+			t.Errorf("%q compiled", src)
+		}
+	}
+	for _, src := range []string{
+		`<script>var a = {{.a}};</script>`, `<style>p { color: {{.a}} }</style>`, `<p {{.a}}="x">`, `<img alt={{.a}}>`,
+	} {
+		ht := htmltemplate.Must(htmltemplate.New("h").Parse(src))
+		if compileHTML(ht, 1<<20) != nil {
+			t.Errorf("%q compiled", src)
+		}
+	}
+}
+
+// TestProgramBudget: a program stops where capWriter stops a template.
+func TestProgramBudget(t *testing.T) {
+	src := "Hi {{.a}}, {{.b}}!"
+	tm := template.Must(template.New("t").Option("missingkey=error").Parse(src))
+	p := compile(tm.Tree)
+	row := map[string]string{"a": "Ann", "b": "Bob"}
+	for limit := int64(0); limit < 16; limit++ {
+		var b strings.Builder
+		want := tm.Execute(capWriter{&b, &budget{left: limit, limit: limit}}, row)
+		got, err := p.exec(nil, &progEnv{fields: row}, &budget{left: limit, limit: limit})
+		if (err == nil) != (want == nil) || string(got) != b.String() {
+			t.Errorf("limit %d: program %q, %v; template %q, %v", limit, got, err, b.String(), want)
+		}
+	}
+}
+
+func checkProgram(t *testing.T, src string, p *program, row map[string]string, oracle func() (string, error)) {
+	t.Helper()
+	want, werr := oracle()
+	got, err := p.exec(nil, &progEnv{fields: row}, &budget{left: 1 << 20, limit: 1 << 20})
+	if werr != nil || err != nil {
+		if werr == nil || err == nil || execErr(werr).Error() != execErr(err).Error() {
+			t.Errorf("%q with %q: program error %v, template error %v", src, row, err, werr)
+		}
+		return
+	}
+	if string(got) != want {
+		t.Errorf("%q with %q:\nprogram  %q\ntemplate %q", src, row, got, want)
+	}
+}
+
+// FuzzProgramHTML: for any column value, in every context a program
+// handles, the bytes are html/template's.
+func FuzzProgramHTML(f *testing.F) {
+	for _, r := range programRows {
+		f.Add(r["a"], r["u"])
+	}
+	var progs []*program
+	var tmpls []*htmltemplate.Template
+	for _, src := range htmlContexts {
+		ht := htmltemplate.Must(htmltemplate.New("h").Option("missingkey=error").Parse(src))
+		progs, tmpls = append(progs, compileHTML(ht, 1<<20)), append(tmpls, ht)
+	}
+	f.Fuzz(func(t *testing.T, a, u string) {
+		row := map[string]string{"a": a, "b": a + u, "u": u}
+		for i, p := range progs {
+			checkProgram(t, htmlContexts[i], p, row, func() (string, error) {
+				var b strings.Builder
+				err := tmpls[i].Execute(&b, row)
+				return b.String(), err
+			})
+		}
+	})
+}
+
+// contentBodies exercise both transfer encodings and their edges.
+var contentBodies = [][]byte{
+	nil, {}, []byte("Hi Ann,\n\nplain ASCII.\n"), []byte("no final newline"),
+	[]byte(strings.Repeat("x", 76) + "\n" + strings.Repeat("y", 77) + "\n"),
+	[]byte("Grüße\r\nCRLF and a lone \r CR\n"), []byte("tab\t \n trailing space \n\x00nul\n"),
+	[]byte(strings.Repeat("long line with words ", 20)), []byte("=3D already\n.dot\n"),
+}
+
+func TestAppendContentMatches(t *testing.T) {
+	for _, text := range contentBodies {
+		for _, html := range contentBodies {
+			if text == nil && html == nil {
+				continue
+			}
+			checkContent(t, text, html)
+		}
+	}
+}
+
+func FuzzAppendContent(f *testing.F) {
+	for _, b := range contentBodies[1:] {
+		f.Add(b, []byte("<p>x</p>\n"), true, true)
+		f.Add(b, b, true, false)
+	}
+	f.Fuzz(func(t *testing.T, text, html []byte, hasText, hasHTML bool) {
+		if !hasText && !hasHTML {
+			return
+		}
+		if !hasText {
+			text = nil
+		} else if text == nil {
+			text = []byte{}
+		}
+		if !hasHTML {
+			html = nil
+		} else if html == nil {
+			html = []byte{}
+		}
+		checkContent(t, text, html)
+	})
+}
+
+// checkContent compares appendContent with go-message's writer chain, and
+// the budget each leaves.
+func checkContent(t *testing.T, text, html []byte) {
+	t.Helper()
+	const id = "fixed.ann=example.com@acme.example"
+	var want, got bytes.Buffer
+	if err := writeContent(&want, nil, id, text, html); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendContent(&got, &budget{left: 1 << 30, limit: 1 << 30}, id, text, html); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("text %q html %q:\ngot  %q\nwant %q", text, html, got.Bytes(), want.Bytes())
+	}
+	// One byte short of the whole fails; the whole fits.
+	n := int64(want.Len())
+	var b bytes.Buffer
+	if err := appendContent(&b, &budget{left: n - 1, limit: n}, id, text, html); !errors.As(err, new(*TooLargeError)) {
+		t.Errorf("budget %d for %d bytes: %v", n-1, n, err)
+	}
+	b.Reset()
+	if err := appendContent(&b, &budget{left: n, limit: n}, id, text, html); err != nil {
+		t.Errorf("budget %d for %d bytes: %v", n, n, err)
+	}
+}
