@@ -10,15 +10,16 @@ import (
 )
 
 // A program is a template's parse tree compiled for the shape nearly every
-// campaign template has: literal text and {{.column}} actions, the
+// campaign template has: literal text and {{.column}} actions (also as
+// {{index . "column"}}, through default, upper, lower, title, trim), the
 // {{unsubscribe_url}} call, {{if .column}} ... {{else}} ... {{end}}, and
 // after html/template's escaping the escapers it chose for each action's
 // context. Executing it is a walk over a slice with plain map lookups,
 // where text/template resolves every {{.column}} by reflection and prints
 // it through fmt: about half of a message's rendering cost.
 //
-// compile returns nil for anything else (functions, range, with,
-// variables, {{template}}, an escaper not listed in escapers), and Render
+// compile returns nil for anything else (other functions, range, with,
+// variables, {{template}}, an escaper not listed in filters), and Render
 // then executes the template with the template package as before. The
 // output is the same bytes either way (TestProgramMatchesTemplate and
 // FuzzProgramHTML hold the template packages as the oracle); so are the
@@ -36,11 +37,13 @@ const (
 
 type op struct {
 	kind  opKind
-	text  string // opText
-	field string // opField, opIf
-	esc   []func(string) string
-	then  *program // opIf
-	els   *program // opIf, may be nil
+	text  string                // opText
+	field string                // opField, opIf
+	fns   []func(string) string // filters, applied in order
+
+	optional bool     // {{index . "name"}}: a missing column is ""
+	then     *program // opIf
+	els      *program // opIf, may be nil
 }
 
 // compile compiles tr, or returns nil when it uses more than a program can do.
@@ -101,7 +104,7 @@ func compileList(l *parse.ListNode) *program {
 			p.ops = append(p.ops, o)
 		case *parse.IfNode:
 			o, ok := compilePipe(n.Pipe)
-			if !ok || o.kind != opField || len(o.esc) > 0 {
+			if !ok || o.kind != opField || len(o.fns) > 0 {
 				return nil
 			}
 			o.kind = opIf
@@ -121,51 +124,96 @@ func compileList(l *parse.ListNode) *program {
 	return p
 }
 
-// compilePipe accepts a column or the unsubscribe URL, followed by
+// compilePipe accepts a source (a column, {{index . "column"}}, the
+// unsubscribe URL) followed by filters: the string functions of funcs.go
+// that take the piped value alone, default with a literal, and
 // html/template's escapers.
 func compilePipe(pipe *parse.PipeNode) (op, bool) {
 	if pipe == nil || pipe.IsAssign || len(pipe.Decl) > 0 || len(pipe.Cmds) == 0 {
 		return op{}, false
 	}
-	var o op
-	first := pipe.Cmds[0]
-	if len(first.Args) != 1 {
-		return op{}, false
-	}
-	switch a := first.Args[0].(type) {
-	case *parse.FieldNode:
-		if len(a.Ident) != 1 {
-			return op{}, false
-		}
-		o = op{kind: opField, field: a.Ident[0]}
-	case *parse.PipeNode: // (unsubscribe_url $), as rewriteUnsubscribe writes it
-		if len(a.Decl) > 0 || len(a.Cmds) != 1 || len(a.Cmds[0].Args) != 2 {
-			return op{}, false
-		}
-		id, ok1 := a.Cmds[0].Args[0].(*parse.IdentifierNode)
-		v, ok2 := a.Cmds[0].Args[1].(*parse.VariableNode)
-		if !ok1 || !ok2 || id.Ident != "unsubscribe_url" || len(v.Ident) != 1 || v.Ident[0] != "$" {
-			return op{}, false
-		}
-		o = op{kind: opUnsub}
-	default:
+	o, ok := compileSource(pipe.Cmds[0].Args)
+	if !ok {
 		return op{}, false
 	}
 	for _, c := range pipe.Cmds[1:] {
-		if len(c.Args) != 1 {
-			return op{}, false
-		}
-		id, ok := c.Args[0].(*parse.IdentifierNode)
+		f, ok := compileFilter(c.Args)
 		if !ok {
 			return op{}, false
 		}
-		f, ok := escapers[id.Ident]
-		if !ok {
-			return op{}, false
-		}
-		o.esc = append(o.esc, f)
+		o.fns = append(o.fns, f)
 	}
 	return o, true
+}
+
+func compileSource(args []parse.Node) (op, bool) {
+	switch len(args) {
+	case 1:
+		switch a := args[0].(type) {
+		case *parse.FieldNode:
+			if len(a.Ident) == 1 {
+				return op{kind: opField, field: a.Ident[0]}, true
+			}
+		case *parse.PipeNode: // (unsubscribe_url $), as rewriteUnsubscribe writes it
+			if len(a.Decl) > 0 || len(a.Cmds) != 1 || len(a.Cmds[0].Args) != 2 {
+				return op{}, false
+			}
+			id, ok1 := a.Cmds[0].Args[0].(*parse.IdentifierNode)
+			v, ok2 := a.Cmds[0].Args[1].(*parse.VariableNode)
+			if ok1 && ok2 && id.Ident == "unsubscribe_url" && len(v.Ident) == 1 && v.Ident[0] == "$" {
+				return op{kind: opUnsub}, true
+			}
+		}
+	case 3:
+		id, ok := args[0].(*parse.IdentifierNode)
+		if !ok {
+			return op{}, false
+		}
+		switch id.Ident {
+		case "index": // index . "column": "" for a missing column, never an error
+			_, dot := args[1].(*parse.DotNode)
+			key, lit := args[2].(*parse.StringNode)
+			if dot && lit {
+				return op{kind: opField, field: key.Text, optional: true}, true
+			}
+		case "default": // default "x" .column
+			def, lit := args[1].(*parse.StringNode)
+			o, ok := compileSource(args[2:])
+			if lit && ok && o.kind == opField {
+				o.fns = append(o.fns, defaultFunc(def.Text))
+				return o, true
+			}
+		}
+	}
+	return op{}, false
+}
+
+func compileFilter(args []parse.Node) (func(string) string, bool) {
+	id, ok := args[0].(*parse.IdentifierNode)
+	if !ok {
+		return nil, false
+	}
+	switch len(args) {
+	case 1:
+		f, ok := filters[id.Ident]
+		return f, ok
+	case 2:
+		def, lit := args[1].(*parse.StringNode)
+		if id.Ident == "default" && lit {
+			return defaultFunc(def.Text), true
+		}
+	}
+	return nil, false
+}
+
+// defaultFunc is funcs.go's default for a string value.
+func defaultFunc(def string) func(string) string {
+	return func(v string) string {
+		if strings.TrimSpace(v) == "" {
+			return def
+		}
+		return v
+	}
 }
 
 // exec appends the program's output for data to dst. Every piece of output
@@ -180,7 +228,7 @@ func (p *program) exec(dst []byte, env *progEnv, b *budget) ([]byte, error) {
 			s = o.text
 		case opField, opIf:
 			v, ok := env.fields[o.field]
-			if !ok {
+			if !ok && !o.optional {
 				return dst, fmt.Errorf("the list has no column named %s", o.field)
 			}
 			if o.kind == opIf {
@@ -202,7 +250,7 @@ func (p *program) exec(dst []byte, env *progEnv, b *budget) ([]byte, error) {
 			}
 			s = env.unsub
 		}
-		for _, f := range o.esc {
+		for _, f := range o.fns {
 			s = f(s)
 		}
 		if len(s) == 0 {
@@ -236,12 +284,18 @@ func (b *budget) take(n int) error {
 	return nil
 }
 
-// escapers are html/template's escapers that programs apply themselves,
-// for the contexts a campaign's HTML puts columns in: element text, a
-// quoted attribute, a URL attribute and a query parameter. They are
-// html/template's code (Go's html/template: html.go and url.go) for plain
-// string arguments, the only kind a column is.
-var escapers = map[string]func(string) string{
+// filters are the functions a program applies itself: funcs.go's that
+// take one string, and html/template's escapers for the contexts a
+// campaign's HTML puts columns in (element text, a quoted attribute, a URL
+// attribute, a query parameter), which are html/template's code (Go's
+// html/template: html.go and url.go) for plain string arguments, the only
+// kind a column is.
+var filters = map[string]func(string) string{
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	"title": title,
+	"trim":  strings.TrimSpace,
+
 	"_html_template_htmlescaper":   htmlEscape,
 	"_html_template_attrescaper":   htmlEscape,
 	"_html_template_rcdataescaper": htmlEscape,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	htmltemplate "html/template"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"text/template"
@@ -17,6 +19,7 @@ var programRows = []map[string]string{
 	{"a": "<b>\"O'Neil\" & +co</b>\x00", "b": "Zoë Ångström", "u": "mailto:a@b.example"},
 	{"a": "\xff\xfe bad utf-8 \u2028", "b": "100% 50%4 %zz %2F", "u": "/relative path/ü?q=ä#frag"},
 	{"a": "a", "b": "b"}, // no u: a missing column
+	{"a": " \t ", "b": "  ", "u": " "},
 }
 
 // textPrograms are text templates a program must compile and render as
@@ -29,11 +32,13 @@ var textPrograms = []string{
 	"{{if .b}}b={{.b}}{{else}}no b{{end}} {{if .a}}A{{else if .b}}B{{else}}none{{end}}",
 	"{{if .a}}{{if .b}}both{{end}}{{end}}",
 	"Line for {{.u}}\n",
+	`{{index . "a" | default "there"}} {{index . "nope" | default "x"}}|{{index . "nope"}}|{{default "d" .b}}`,
+	`{{.a | upper}} {{.b | lower | title}} {{.b | trim | default "blank"}} {{if index . "nope"}}y{{else}}n{{end}}`,
 }
 
 func TestProgramMatchesTemplate(t *testing.T) {
 	for _, src := range textPrograms {
-		tm := template.Must(template.New("t").Option("missingkey=error").Parse(src))
+		tm := template.Must(template.New("t").Funcs(funcs(fixedOpts.Now)).Option("missingkey=error").Parse(src))
 		p := compile(tm.Tree)
 		if p == nil {
 			t.Errorf("%q: did not compile", src)
@@ -59,11 +64,12 @@ var htmlContexts = []string{
 	`<title>{{.a}}</title><textarea>{{.b}}</textarea>`,
 	`{{if .b}}<p class="{{.b}}">{{.a}}</p>{{else}}<a href="{{.u}}">{{.a}}</a>{{end}}`,
 	`<!-- dropped comment -->{{.a}}`,
+	`<p title="{{index . "a" | default "x"}}">{{.b | upper}}</p><a href="{{index . "nope" | default "https://d.example/"}}">`,
 }
 
 func TestProgramMatchesHTMLTemplate(t *testing.T) {
 	for _, src := range htmlContexts {
-		ht := htmltemplate.Must(htmltemplate.New("h").Option("missingkey=error").Parse(src))
+		ht := htmltemplate.Must(htmltemplate.New("h").Funcs(htmltemplate.FuncMap(funcs(fixedOpts.Now))).Option("missingkey=error").Parse(src))
 		p := compileHTML(ht, 1<<20)
 		if p == nil {
 			t.Errorf("%q: did not compile", src)
@@ -83,11 +89,14 @@ func TestProgramMatchesHTMLTemplate(t *testing.T) {
 // packages, not done differently.
 func TestProgramFallsBack(t *testing.T) {
 	for _, src := range []string{
-		"{{.a | upper}}", "{{default \"x\" .a}}", "{{range split \",\" .a}}{{.}}{{end}}",
+		"{{.a | replace \"x\" \"y\"}}", "{{default .b .a}}", "{{range split \",\" .a}}{{.}}{{end}}",
 		"{{with .a}}{{.}}{{end}}", "{{$x := .a}}{{$x}}", "{{template \"t\" .}}", "{{.}}", "{{.a.b}}",
-		"{{if eq .a \"x\"}}y{{end}}", "{{printf \"%s\" .a}}",
+		"{{if eq .a \"x\"}}y{{end}}", "{{printf \"%s\" .a}}", "{{index . .a}}", "{{.a | truncate 3}}",
+		"{{if .a | upper}}y{{end}}", "{{now | date \"2006\"}}", "{{default \"x\" (index . \"a\")}}",
 	} {
-		tm := template.Must(template.New("t").Funcs(template.FuncMap{"upper": strings.ToUpper, "default": func(string, any) any { return nil }, "split": strings.Split}).Parse(src))
+		fm := funcs(fixedOpts.Now)
+		fm["replace"] = strings.ReplaceAll
+		tm := template.Must(template.New("t").Funcs(fm).Parse(src))
 		if compile(tm.Tree) != nil {
 			t.Errorf("%q compiled", src)
 		}
@@ -142,7 +151,7 @@ func FuzzProgramHTML(f *testing.F) {
 	var progs []*program
 	var tmpls []*htmltemplate.Template
 	for _, src := range htmlContexts {
-		ht := htmltemplate.Must(htmltemplate.New("h").Option("missingkey=error").Parse(src))
+		ht := htmltemplate.Must(htmltemplate.New("h").Funcs(htmltemplate.FuncMap(funcs(fixedOpts.Now))).Option("missingkey=error").Parse(src))
 		progs, tmpls = append(progs, compileHTML(ht, 1<<20)), append(tmpls, ht)
 	}
 	f.Fuzz(func(t *testing.T, a, u string) {
@@ -223,5 +232,79 @@ func checkContent(t *testing.T, text, html []byte) {
 	b.Reset()
 	if err := appendContent(&b, &budget{left: n, limit: n}, id, text, html); err != nil {
 		t.Errorf("budget %d for %d bytes: %v", n, n, err)
+	}
+}
+
+// TestRenderSameWithoutPrograms renders the test, built-in and example
+// templates for a set of rows twice, with programs and with the template
+// packages alone (the path before programs): the same bytes, or the same
+// error, for every row.
+func TestRenderSameWithoutPrograms(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.tmpl")
+	more, _ := filepath.Glob("../templates/*.tmpl")
+	examples, _ := filepath.Glob("../examples/*.tmpl")
+	files = append(append(files, more...), examples...)
+	srcs := map[string]string{
+		"ifs":   "From: {{.from}}\nSubject: {{if .first_name}}Hi {{.first_name}}{{else}}Hello{{end}}\nX-Plan: {{.plan | upper}}\n\n{{define \"text\"}}{{.body}}{{end}}{{define \"html\"}}<a href=\"{{.url}}\">{{.body}}</a> <a href=\"{{unsubscribe_url}}\">u</a>{{end}}",
+		"funcs": "From: a@acme.example\nSubject: {{.first_name | printf \"%q\"}}\n\n{{range split \",\" .plan}}{{.}};{{end}}\n{{.body}}\n",
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[f] = string(b)
+	}
+	rows := []Recipient{
+		{Address: "ann@example.com", Name: "Ann", Fields: map[string]string{"first_name": "Ann", "body": "news", "from": "News <n@acme.example>", "plan": "pro", "url": "https://x.example/?a=1", "invoice": "2026-11.pdf", "extra": "logo"}},
+		{Address: "zoe@xn--bcher-kva.example", Name: "Zoë", Fields: map[string]string{"first_name": "Zoë <&>", "body": "Grüße\n" + strings.Repeat("long ", 30), "from": "Zoë <z@bücher.example>", "plan": "", "url": "javascript:x", "invoice": "2026-11.pdf", "extra": ""}},
+		{Address: "bob@example.com", Fields: map[string]string{"first_name": ""}},
+		{Address: "c@example.com", Fields: map[string]string{"first_name": "x", "body": "a", "from": "bad address", "plan": "p", "url": "u", "invoice": "none.pdf", "extra": ""}},
+		{Address: "d@example.com"},
+	}
+	fsys := testFiles()
+	fsys["plans.pdf"] = fsys["terms.pdf"]
+	opts := fixedOpts
+	opts.Unsubscribe, opts.Files, opts.AttachColumn = testUnsub(), fsys, "extra"
+	parsed, compiled, rendered := 0, 0, 0
+	for name, src := range srcs {
+		tm, err := Parse(name, []byte(src), opts)
+		if err != nil {
+			o := fixedOpts
+			o.Files = fsys
+			if tm, err = Parse(name, []byte(src), o); err != nil {
+				t.Logf("%s: %v", name, err)
+				continue
+			}
+		}
+		parsed++
+		if tm.textProg != nil || tm.htmlProg != nil {
+			compiled++
+		}
+		slow := *tm
+		slow.textProg, slow.htmlProg = nil, nil
+		slow.headers = append([]header(nil), tm.headers...)
+		for i := range slow.headers {
+			slow.headers[i].prog, slow.headers[i].static = nil, nil
+		}
+		for _, r := range rows {
+			var b1, b2 bytes.Buffer
+			m1, err1 := tm.Render(&b1, r)
+			m2, err2 := slow.Render(&b2, r)
+			if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() {
+				t.Errorf("%s, %s: error %v with programs, %v without", name, r.Address, err1, err2)
+				continue
+			}
+			if err1 == nil {
+				rendered++
+			}
+			if err1 == nil && (!bytes.Equal(m1.Data, m2.Data) || m1.From != m2.From || m1.UTF8 != m2.UTF8 || m1.MessageID != m2.MessageID) {
+				t.Errorf("%s, %s: differs:\n--- with programs\n%s\n--- without\n%s", name, r.Address, m1.Data, m2.Data)
+			}
+		}
+	}
+	t.Logf("%d templates, %d with a body program, %d messages", parsed, compiled, rendered)
+	if parsed < 10 || compiled < 8 || rendered < 25 {
+		t.Errorf("%d templates parsed, %d compiled, %d messages: the test checks too little", parsed, compiled, rendered)
 	}
 }
