@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -535,19 +536,38 @@ func writeBody(w *message.Writer, enc string, body []byte) error {
 // person can read in the raw message), else quoted-printable, which keeps
 // every line within RFC 5322's limits (RFC 2045 section 6.7).
 func transferEncoding(body []byte) string {
-	col := 0
-	for _, c := range body {
-		switch {
-		case c >= 0x80 || c == 0 || c == '\r':
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(line) > 76 || !plainLine(line) {
 			return "quoted-printable"
-		case c == '\n':
-			col = 0
-		default:
-			col++
-			if col > 76 {
-				return "quoted-printable"
-			}
 		}
 	}
 	return "7bit"
+}
+
+// plainLine reports whether line has only ASCII other than NUL and CR,
+// eight bytes at a time.
+func plainLine(line []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(line) >= 8 {
+		v := binary.LittleEndian.Uint64(line)
+		cr := v ^ (0x0d * lo)
+		// v&hi: a byte >= 0x80; (x-lo)&^x&hi: a zero byte in x (v for NUL,
+		// cr for CR).
+		if (v|(v-lo)&^v|(cr-lo)&^cr)&hi != 0 {
+			return false
+		}
+		line = line[8:]
+	}
+	for _, c := range line {
+		if c >= 0x80 || c == 0 || c == '\r' {
+			return false
+		}
+	}
+	return true
 }

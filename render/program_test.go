@@ -308,3 +308,46 @@ func TestRenderSameWithoutPrograms(t *testing.T) {
 		t.Errorf("%d templates parsed, %d compiled, %d messages: the test checks too little", parsed, compiled, rendered)
 	}
 }
+
+// transferEncodingLoop is transferEncoding as it was, byte by byte: the oracle.
+func transferEncodingLoop(body []byte) string {
+	col := 0
+	for _, c := range body {
+		switch {
+		case c >= 0x80 || c == 0 || c == '\r':
+			return "quoted-printable"
+		case c == '\n':
+			col = 0
+		default:
+			col++
+			if col > 76 {
+				return "quoted-printable"
+			}
+		}
+	}
+	return "7bit"
+}
+
+func FuzzTransferEncoding(f *testing.F) {
+	for _, b := range contentBodies {
+		f.Add(b)
+	}
+	f.Add([]byte("abcdefg\rhijklmnop"))
+	f.Add([]byte("abcdefgh\x00ijklmnop"))
+	f.Add([]byte("abcdefgh\x7fij\x80klmnop"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := transferEncoding(b), transferEncodingLoop(b); got != want {
+			t.Fatalf("%q: %s, want %s", b, got, want)
+		}
+		// Each special byte at each position of a word.
+		for i := 0; i < len(b) && i < 24; i++ {
+			for _, c := range []byte{0, '\r', '\n', 0x80, 0xff, 0x0c, 0x0e, 0x7f} {
+				m := append([]byte(nil), b...)
+				m[i] = c
+				if got, want := transferEncoding(m), transferEncodingLoop(m); got != want {
+					t.Fatalf("%q: %s, want %s", m, got, want)
+				}
+			}
+		}
+	})
+}
