@@ -106,6 +106,8 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		return data
 	}
 	env := progEnv{fields: r.Fields, unsub: unsubURL, hasUnsub: t.unsub != nil}
+	var small [16]slot
+	sl := slots(small[:], t.slots)
 
 	// Render every header value first: a row error must leave nothing behind.
 	fields := make([]field, 0, len(t.headers))
@@ -123,7 +125,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 			var v string
 			if hd.prog != nil {
 				var err error
-				if hb, err = hd.prog.exec(hb[:0], &env, bud); err != nil {
+				if hb, err = hd.prog.exec(hb[:0], &env, sl, bud); err != nil {
 					return nil, &RowError{hd.name, execErr(err)}
 				}
 				v = string(bytes.TrimSpace(hb))
@@ -150,7 +152,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	var bodyText, bodyHTML []byte
 	if t.text != nil {
-		b, err := t.execBody(t.text, t.textProg, &env, bud, capped, dataMap)
+		b, err := t.execBody(t.text, t.textProg, &env, sl, bud, capped, dataMap)
 		if err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
@@ -158,7 +160,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		bodyText = *b
 	}
 	if t.html != nil {
-		b, err := t.execBody(t.html, t.htmlProg, &env, bud, capped, dataMap)
+		b, err := t.execBody(t.html, t.htmlProg, &env, sl, bud, capped, dataMap)
 		if err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
@@ -312,11 +314,11 @@ type bodyTemplate interface {
 
 // execBody executes a body: as a program when it compiled to one, else
 // with its template package.
-func (t *Template) execBody(tm bodyTemplate, p *program, env *progEnv, bud *budget, capped func(io.Writer) io.Writer, data func() map[string]string) (*[]byte, error) {
+func (t *Template) execBody(tm bodyTemplate, p *program, env *progEnv, sl []slot, bud *budget, capped func(io.Writer) io.Writer, data func() map[string]string) (*[]byte, error) {
 	b := bodies.Get().(*[]byte)
 	var err error
 	if p != nil {
-		*b, err = p.exec((*b)[:0], env, bud)
+		*b, err = p.exec((*b)[:0], env, sl, bud)
 	} else {
 		w := bytes.NewBuffer((*b)[:0])
 		err = tm.Execute(capped(w), data())

@@ -32,7 +32,8 @@ const (
 	opText  opKind = iota
 	opField        // {{.name}}
 	opUnsub        // {{(unsubscribe_url $)}}
-	opIf           // {{if .name}} then {{else}} els {{end}}
+	opIf           // {{if .name}}: on "" go to jump (the else branch or the end)
+	opJump         // the end of a then branch with an else: go to jump
 )
 
 type op struct {
@@ -41,9 +42,9 @@ type op struct {
 	field string                // opField, opIf
 	fns   []func(string) string // filters, applied in order
 
-	optional bool     // {{index . "name"}}: a missing column is ""
-	then     *program // opIf
-	els      *program // opIf, may be nil
+	optional bool // {{index . "name"}}: a missing column is ""
+	slot     int  // opField, opIf: where a render keeps the column's value
+	jump     int  // opIf, opJump: the index of the next op
 }
 
 // compile compiles tr, or returns nil when it uses more than a program can do.
@@ -69,12 +70,6 @@ func (p *program) literal() (string, bool) {
 	return b.String(), true
 }
 
-func (t *Template) compileBodies() {
-	if t.text != nil {
-		t.textProg = compile(t.text.Tree)
-	}
-}
-
 // compileHTML compiles an html template as html/template escapes it. It
 // escapes on the first execution, so compileHTML executes it once, with
 // no columns, into nothing; a template that cannot be escaped keeps
@@ -89,8 +84,17 @@ func compileHTML(ht *htmltemplate.Template, limit int64) *program {
 
 func compileList(l *parse.ListNode) *program {
 	p := &program{}
+	if !p.appendList(l) {
+		return nil
+	}
+	return p
+}
+
+// appendList appends the ops of l: a branch is a run of ops between an
+// opIf and its jump target, so a program runs as a loop, not a recursion.
+func (p *program) appendList(l *parse.ListNode) bool {
 	if l == nil {
-		return p
+		return true
 	}
 	for _, n := range l.Nodes {
 		switch n := n.(type) {
@@ -99,29 +103,36 @@ func compileList(l *parse.ListNode) *program {
 		case *parse.ActionNode:
 			o, ok := compilePipe(n.Pipe)
 			if !ok {
-				return nil
+				return false
 			}
 			p.ops = append(p.ops, o)
 		case *parse.IfNode:
 			o, ok := compilePipe(n.Pipe)
 			if !ok || o.kind != opField || len(o.fns) > 0 {
-				return nil
+				return false
 			}
 			o.kind = opIf
-			if o.then = compileList(n.List); o.then == nil {
-				return nil
+			at := len(p.ops)
+			p.ops = append(p.ops, o)
+			if !p.appendList(n.List) {
+				return false
 			}
 			if n.ElseList != nil {
-				if o.els = compileList(n.ElseList); o.els == nil {
-					return nil
+				end := len(p.ops)
+				p.ops = append(p.ops, op{kind: opJump})
+				p.ops[at].jump = len(p.ops)
+				if !p.appendList(n.ElseList) {
+					return false
 				}
+				p.ops[end].jump = len(p.ops)
+			} else {
+				p.ops[at].jump = len(p.ops)
 			}
-			p.ops = append(p.ops, o)
 		default:
-			return nil
+			return false
 		}
 	}
-	return p
+	return true
 }
 
 // compilePipe accepts a source (a column, {{index . "column"}}, the
@@ -219,27 +230,37 @@ func defaultFunc(def string) func(string) string {
 // exec appends the program's output for data to dst. Every piece of output
 // is charged to the budget as capWriter charges one Write, so a template
 // stops at the same point either way.
-func (p *program) exec(dst []byte, env *progEnv, b *budget) ([]byte, error) {
-	for i := range p.ops {
+//
+// slots (see slots) are passed apart from env so that they can stay on
+// the caller's stack: escape analysis does not tell a struct's fields
+// apart, and env's strings flow into the filters.
+func (p *program) exec(dst []byte, env *progEnv, slots []slot, b *budget) ([]byte, error) {
+	for i := 0; i < len(p.ops); i++ {
 		o := &p.ops[i]
 		var s string
 		switch o.kind {
 		case opText:
 			s = o.text
+		case opJump:
+			i = o.jump - 1
+			continue
 		case opField, opIf:
-			v, ok := env.fields[o.field]
-			if !ok && !o.optional {
+			sl := &slots[o.slot]
+			if sl.state == 0 {
+				var ok bool
+				if sl.v, ok = env.fields[o.field]; ok {
+					sl.state = slotSet
+				} else {
+					sl.state = slotMissing
+				}
+			}
+			v := sl.v
+			if sl.state == slotMissing && !o.optional {
 				return dst, fmt.Errorf("the list has no column named %s", o.field)
 			}
 			if o.kind == opIf {
-				var err error
-				if v != "" {
-					dst, err = o.then.exec(dst, env, b)
-				} else if o.els != nil {
-					dst, err = o.els.exec(dst, env, b)
-				}
-				if err != nil {
-					return dst, err
+				if v == "" {
+					i = o.jump - 1
 				}
 				continue
 			}
@@ -265,11 +286,54 @@ func (p *program) exec(dst []byte, env *progEnv, b *budget) ([]byte, error) {
 }
 
 // progEnv is what a program reads: the row's columns and the recipient's
-// unsubscribe URL.
+// unsubscribe URL. A column is looked up in the row once per message, on
+// its first use, and kept in its slot for the next ones (a template names
+// the same few columns many times).
 type progEnv struct {
 	fields   map[string]string
 	unsub    string
 	hasUnsub bool
+}
+
+type slot struct {
+	v     string
+	state uint8 // 0: not looked up; slotSet, slotMissing
+}
+
+const (
+	slotSet = 1 + iota
+	slotMissing
+)
+
+// slots returns n slots (assignSlots), in small when they fit.
+func slots(small []slot, n int) []slot {
+	if n <= len(small) {
+		return small[:n]
+	}
+	return make([]slot, n)
+}
+
+// assignSlots gives each column the programs name a slot, shared by all
+// of them, and returns the number of slots.
+func assignSlots(ps ...*program) int {
+	ids := map[string]int{}
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		for i := range p.ops {
+			o := &p.ops[i]
+			if o.kind == opField || o.kind == opIf {
+				id, ok := ids[o.field]
+				if !ok {
+					id = len(ids)
+					ids[o.field] = id
+				}
+				o.slot = id
+			}
+		}
+	}
+	return len(ids)
 }
 
 // budget is the output a message has left, shared by all its templates.

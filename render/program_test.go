@@ -120,7 +120,8 @@ func TestProgramBudget(t *testing.T) {
 	for limit := int64(0); limit < 16; limit++ {
 		var b strings.Builder
 		want := tm.Execute(capWriter{&b, &budget{left: limit, limit: limit}}, row)
-		got, err := p.exec(nil, &progEnv{fields: row}, &budget{left: limit, limit: limit})
+		env := &progEnv{fields: row}
+		got, err := p.exec(nil, env, slots(nil, assignSlots(p)), &budget{left: limit, limit: limit})
 		if (err == nil) != (want == nil) || string(got) != b.String() {
 			t.Errorf("limit %d: program %q, %v; template %q, %v", limit, got, err, b.String(), want)
 		}
@@ -130,7 +131,8 @@ func TestProgramBudget(t *testing.T) {
 func checkProgram(t *testing.T, src string, p *program, row map[string]string, oracle func() (string, error)) {
 	t.Helper()
 	want, werr := oracle()
-	got, err := p.exec(nil, &progEnv{fields: row}, &budget{left: 1 << 20, limit: 1 << 20})
+	env := &progEnv{fields: row}
+	got, err := p.exec(nil, env, slots(nil, assignSlots(p)), &budget{left: 1 << 20, limit: 1 << 20})
 	if werr != nil || err != nil {
 		if werr == nil || err == nil || execErr(werr).Error() != execErr(err).Error() {
 			t.Errorf("%q with %q: program error %v, template error %v", src, row, err, werr)

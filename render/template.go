@@ -59,6 +59,7 @@ type Template struct {
 	// textProg and htmlProg are text and html compiled (program.go), or
 	// nil when they do more than a program can.
 	textProg, htmlProg *program
+	slots              int // assignSlots over all programs
 
 	unsub        *unsubscriber        // nil without Options.Unsubscribe
 	attachTmpls  []*template.Template // Attach lines that depend on the row
@@ -270,6 +271,19 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	t.compileBodies()
 	return t, nil
+}
+
+// compileBodies compiles the text body and gives the columns of all the
+// programs their slots.
+func (t *Template) compileBodies() {
+	if t.text != nil {
+		t.textProg = compile(t.text.Tree)
+	}
+	ps := []*program{t.textProg, t.htmlProg}
+	for _, h := range t.headers {
+		ps = append(ps, h.prog)
+	}
+	t.slots = assignSlots(ps...)
 }
 
 // Fingerprint is the hex SHA-256 of the template's source, which tells a
