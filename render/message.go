@@ -110,14 +110,16 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	sl := slots(small[:], t.slots)
 
 	// Render every header value first: a row error must leave nothing behind.
-	fields := make([]field, 0, len(t.headers))
+	var fieldsBuf [8]field
+	fields := fieldsBuf[:0]
 	var fromDomain string
-	var sb strings.Builder
-	var hb []byte
+	var hbuf [256]byte
+	hb := hbuf[:0]
 	for i := range t.headers {
 		hd := &t.headers[i]
-		hv := hd.static
-		if hv != nil {
+		var hv headerValue
+		if hd.static != nil {
+			hv = *hd.static
 			if err := bud.take(hd.staticLen); err != nil {
 				return nil, &RowError{hd.name, err}
 			}
@@ -130,8 +132,8 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 				}
 				v = string(bytes.TrimSpace(hb))
 			} else {
-				sb.Reset()
-				if err := hd.tmpl.Execute(capped(&sb), dataMap()); err != nil {
+				sb := new(strings.Builder)
+				if err := hd.tmpl.Execute(capped(sb), dataMap()); err != nil {
 					return nil, &RowError{hd.name, execErr(err)}
 				}
 				v = strings.TrimSpace(sb.String())
@@ -201,7 +203,13 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		writeField(buf, "Subject", v)
 	}
 	writeField(buf, "Date", t.opts.Now().Format(time.RFC1123Z))
-	writeField(buf, "Message-ID", "<"+m.MessageID+">")
+	if strings.IndexByte(m.MessageID, ' ') < 0 { // writeField would not fold it
+		buf.WriteString("Message-ID: <")
+		buf.WriteString(m.MessageID)
+		buf.WriteString(">\r\n")
+	} else {
+		writeField(buf, "Message-ID", "<"+m.MessageID+">")
+	}
 	for _, f := range fields {
 		if f.k != "From" && f.k != "Subject" {
 			writeField(buf, f.k, f.v)
@@ -251,36 +259,36 @@ type headerValue struct {
 }
 
 // value checks and encodes the rendered value v of the header.
-func (hd *header) value(v string) (*headerValue, error) {
+func (hd *header) value(v string) (headerValue, error) {
 	at := func(err error) error { return err }
 	if hd.name == "From" { // the envelope sender: say where it is written
 		at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
 	}
 	if strings.ContainsAny(v, "\r\n") {
-		return nil, at(errors.New("value contains a line break (header injection refused)"))
+		return headerValue{}, at(errors.New("value contains a line break (header injection refused)"))
 	}
-	hv := &headerValue{}
+	var hv headerValue
 	switch {
 	case addressHeaders[hd.name]:
 		if v == "" {
 			if hd.name == "From" {
-				return nil, at(errors.New("renders empty"))
+				return headerValue{}, at(errors.New("renders empty"))
 			}
 			hv.skip = true
 			return hv, nil
 		}
 		list, err := mail.ParseAddressList(v)
 		if err != nil {
-			return nil, at(fmt.Errorf("%q: %v", v, err))
+			return headerValue{}, at(fmt.Errorf("%q: %v", v, err))
 		}
 		if hd.name == "From" {
 			if err := oneFrom(v, list); err != nil {
-				return nil, at(err)
+				return headerValue{}, at(err)
 			}
 		}
 		for _, a := range list {
 			if a.Address, err = toASCIIDomain(a.Address); err != nil {
-				return nil, at(err)
+				return headerValue{}, at(err)
 			}
 			hv.utf8 = hv.utf8 || !isASCII(a.Address)
 		}

@@ -210,7 +210,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		h.prog = compile(tm.Tree)
 		if v, ok := h.prog.literal(); ok {
 			if hv, err := h.value(strings.TrimSpace(v)); err == nil {
-				h.static, h.staticLen = hv, len(v)
+				h.static, h.staticLen = &hv, len(v)
 			}
 		}
 		if h.name == "From" {
