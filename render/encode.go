@@ -38,34 +38,54 @@ func appendContent(buf *bytes.Buffer, bud *budget, id string, text, html []byte)
 }
 
 // appendPart writes Content-Type and Content-Transfer-Encoding, the blank
-// line and the encoded body.
+// line and the encoded body. It writes 7bit while it scans the body for
+// what transferEncoding looks for, and starts over with quoted-printable
+// at the first line that needs it.
 func appendPart(buf *bytes.Buffer, bud *budget, ct string, body []byte) error {
-	cte := transferEncoding(body)
-	if err := put(buf, bud, "Content-Type: ", ct, "; charset=utf-8\r\nContent-Transfer-Encoding: ", cte, "\r\n\r\n"); err != nil {
-		return err
-	}
-	if cte == "quoted-printable" {
-		w := quotedprintable.NewWriter(capWriter{buf, bud})
-		if _, err := w.Write(body); err != nil {
+	start := buf.Len()
+	head := len("Content-Type: ; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n") + len(ct)
+	n := bytes.Count(body, []byte("\n"))
+	buf.Grow(head + len(body) + n)
+	buf.WriteString("Content-Type: ")
+	buf.WriteString(ct)
+	buf.WriteString("; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
+	if out, ok := append7bit(buf.AvailableBuffer(), body); ok {
+		if err := bud.take(head + len(out)); err != nil {
+			buf.Truncate(start)
 			return err
 		}
-		return w.Close()
+		buf.Write(out) // out is buf's own free space: nothing moves
+		return nil
 	}
-	// 7bit: ASCII lines of at most 76 octets without CR, so the only
-	// change is LF to CRLF.
-	n := bytes.Count(body, []byte("\n"))
-	if err := bud.take(len(body) + n); err != nil {
+	buf.Truncate(start)
+	if err := put(buf, bud, "Content-Type: ", ct, "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"); err != nil {
 		return err
 	}
-	buf.Grow(len(body) + n)
+	w := quotedprintable.NewWriter(capWriter{buf, bud})
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// append7bit appends body with CRLF line ends to dst, or reports false
+// when a line is longer than 76 octets or holds a byte that is not ASCII,
+// a NUL or a CR (transferEncoding's rules).
+func append7bit(dst, body []byte) ([]byte, bool) {
 	for {
+		line := body
 		i := bytes.IndexByte(body, '\n')
-		if i < 0 {
-			buf.Write(body)
-			return nil
+		if i >= 0 {
+			line = body[:i]
 		}
-		buf.Write(body[:i])
-		buf.WriteString("\r\n")
+		if len(line) > 76 || !plainLine(line) {
+			return dst, false
+		}
+		dst = append(dst, line...)
+		if i < 0 {
+			return dst, true
+		}
+		dst = append(dst, '\r', '\n')
 		body = body[i+1:]
 	}
 }
