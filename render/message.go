@@ -198,7 +198,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	from, _ := get("From")
 	writeField(buf, "From", from)
-	writeField(buf, "To", formatAddresses([]*mail.Address{{Name: r.Name, Address: r.Address}}))
+	writeField(buf, "To", formatAddress(r.Name, r.Address))
 	if v, ok := get("Subject"); ok {
 		writeField(buf, "Subject", v)
 	}
@@ -448,6 +448,61 @@ func formatAddresses(list []*mail.Address) string {
 		b.WriteString(a.String())
 	}
 	return b.String()
+}
+
+// formatAddress is (&mail.Address{Name: name, Address: addr}).String(),
+// in one allocation for the common case: an ASCII display name and an
+// ASCII dot-atom local part (FuzzFormatAddress holds net/mail as the oracle).
+func formatAddress(name, addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || !dotAtom(addr[:at]) {
+		return (&mail.Address{Name: name, Address: addr}).String()
+	}
+	n := len(addr) + 2
+	if name != "" {
+		n += len(name) + 3
+		for i := 0; i < len(name); i++ {
+			switch c := name[i]; {
+			case c == '"' || c == '\\':
+				n++
+			case c != '\t' && (c < ' ' || c > '~'):
+				return (&mail.Address{Name: name, Address: addr}).String()
+			}
+		}
+	}
+	b := make([]byte, 0, n)
+	if name != "" {
+		b = append(b, '"')
+		for i := 0; i < len(name); i++ {
+			if c := name[i]; c == '"' || c == '\\' {
+				b = append(b, '\\', c)
+			} else {
+				b = append(b, c)
+			}
+		}
+		b = append(b, '"', ' ')
+	}
+	b = append(b, '<')
+	b = append(b, addr...)
+	b = append(b, '>')
+	return string(b)
+}
+
+// dotAtom reports whether net/mail writes local unquoted: ASCII atext
+// and dots, none first, last or next to another.
+func dotAtom(local string) bool {
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c == '.':
+			if i == 0 || local[i-1] == '.' || i == len(local)-1 {
+				return false
+			}
+		case c < '!' || c > '~' || strings.IndexByte("()<>[]:;@\\,\"", c) >= 0:
+			return false
+		}
+	}
+	return true
 }
 
 // writeField writes "Key: value" CRLF, folding at spaces so lines stay within

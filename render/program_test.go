@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+
+	"github.com/emersion/go-message/mail"
 )
 
 // programRows are rows the oracle tests render: plain, empty, every
@@ -350,6 +352,21 @@ func FuzzTransferEncoding(f *testing.F) {
 					t.Fatalf("%q: %s, want %s", m, got, want)
 				}
 			}
+		}
+	})
+}
+
+func FuzzFormatAddress(f *testing.F) {
+	for _, s := range [][2]string{
+		{"", "ann@example.com"}, {"Bob Smith", "bob@example.com"}, {`Say "hi" \ ok`, "a.b@x.example"},
+		{"Zoë", "zoe@example.com"}, {"tab\there", "a..b@x"}, {"x", ".a@x"}, {"x", "a.@x"}, {"x", "a(b)@x"},
+		{"x", "zoë@example.com"}, {"x", "noat"}, {"x", "@x"}, {"ctl\x01", "a@x"}, {"", "a@b@c"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, addr string) {
+		if got, want := formatAddress(name, addr), (&mail.Address{Name: name, Address: addr}).String(); got != want {
+			t.Fatalf("%q %q: %q, want %q", name, addr, got, want)
 		}
 	})
 }
