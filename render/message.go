@@ -105,7 +105,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		}
 		return data
 	}
-	env := progEnv{fields: r.Fields, unsub: unsubURL, hasUnsub: t.unsub != nil}
+	env := progEnv{fields: r.Fields, unsub: unsubURL, hasUnsub: t.unsub != nil, now: t.opts.Now}
 	var small [16]slot
 	sl := slots(small[:], t.slots)
 

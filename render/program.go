@@ -7,12 +7,13 @@ import (
 	"io"
 	"strings"
 	"text/template/parse"
+	"time"
 )
 
 // A program is a template's parse tree compiled for the shape nearly every
 // campaign template has: literal text and {{.column}} actions (also as
 // {{index . "column"}}, through default, upper, lower, title, trim), the
-// {{unsubscribe_url}} call, {{if .column}} ... {{else}} ... {{end}}, and
+// {{unsubscribe_url}} call, {{now | date "layout"}}, {{if .column}} ... {{else}} ... {{end}}, and
 // after html/template's escaping the escapers it chose for each action's
 // context. Executing it is a walk over a slice with plain map lookups,
 // where text/template resolves every {{.column}} by reflection and prints
@@ -32,6 +33,7 @@ const (
 	opText  opKind = iota
 	opField        // {{.name}}
 	opUnsub        // {{(unsubscribe_url $)}}
+	opNow          // {{now | date "layout"}}: the clock, formatted with text
 	opIf           // {{if .name}}: on "" go to jump (the else branch or the end)
 	opJump         // the end of a then branch with an else: go to jump
 )
@@ -143,11 +145,18 @@ func compilePipe(pipe *parse.PipeNode) (op, bool) {
 	if pipe == nil || pipe.IsAssign || len(pipe.Decl) > 0 || len(pipe.Cmds) == 0 {
 		return op{}, false
 	}
-	o, ok := compileSource(pipe.Cmds[0].Args)
+	cmds := pipe.Cmds
+	o, ok := compileSource(cmds[0].Args)
+	if layout, isNow := nowDate(cmds); isNow {
+		o, ok = op{kind: opNow, text: layout}, true
+		if len(cmds[0].Args) == 1 {
+			cmds = cmds[1:] // now | date "layout": two commands
+		}
+	}
 	if !ok {
 		return op{}, false
 	}
-	for _, c := range pipe.Cmds[1:] {
+	for _, c := range cmds[1:] {
 		f, ok := compileFilter(c.Args)
 		if !ok {
 			return op{}, false
@@ -197,6 +206,29 @@ func compileSource(args []parse.Node) (op, bool) {
 		}
 	}
 	return op{}, false
+}
+
+// nowDate recognises the clock formatted with a literal layout, as
+// {{now | date "layout"}} or {{date "layout" now}}.
+func nowDate(cmds []*parse.CommandNode) (string, bool) {
+	isIdent := func(n parse.Node, name string) bool {
+		id, ok := n.(*parse.IdentifierNode)
+		return ok && id.Ident == name
+	}
+	a := cmds[0].Args
+	if len(a) == 3 && isIdent(a[0], "date") && isIdent(a[2], "now") {
+		if l, ok := a[1].(*parse.StringNode); ok {
+			return l.Text, true
+		}
+	}
+	if len(a) == 1 && isIdent(a[0], "now") && len(cmds) > 1 {
+		if b := cmds[1].Args; len(b) == 2 && isIdent(b[0], "date") {
+			if l, ok := b[1].(*parse.StringNode); ok {
+				return l.Text, true
+			}
+		}
+	}
+	return "", false
 }
 
 func compileFilter(args []parse.Node) (func(string) string, bool) {
@@ -270,6 +302,8 @@ func (p *program) exec(dst []byte, env *progEnv, slots []slot, b *budget) ([]byt
 				return dst, errors.New("unsubscribe_url: no unsubscribe URL is configured")
 			}
 			s = env.unsub
+		case opNow:
+			s = env.now().Format(o.text)
 		}
 		for _, f := range o.fns {
 			s = f(s)
@@ -293,6 +327,7 @@ type progEnv struct {
 	fields   map[string]string
 	unsub    string
 	hasUnsub bool
+	now      func() time.Time
 }
 
 type slot struct {

@@ -36,6 +36,7 @@ var textPrograms = []string{
 	"Line for {{.u}}\n",
 	`{{index . "a" | default "there"}} {{index . "nope" | default "x"}}|{{index . "nope"}}|{{default "d" .b}}`,
 	`{{.a | upper}} {{.b | lower | title}} {{.b | trim | default "blank"}} {{if index . "nope"}}y{{else}}n{{end}}`,
+	`{{now | date "January 2006"}} {{date "2006-01-02" now}} {{now | date "Jan" | upper}}`,
 }
 
 func TestProgramMatchesTemplate(t *testing.T) {
@@ -66,6 +67,7 @@ var htmlContexts = []string{
 	`<title>{{.a}}</title><textarea>{{.b}}</textarea>`,
 	`{{if .b}}<p class="{{.b}}">{{.a}}</p>{{else}}<a href="{{.u}}">{{.a}}</a>{{end}}`,
 	`<!-- dropped comment -->{{.a}}`,
+	`<p>{{now | date "Jan 2 <2006>"}}</p>`,
 	`<p title="{{index . "a" | default "x"}}">{{.b | upper}}</p><a href="{{index . "nope" | default "https://d.example/"}}">`,
 }
 
@@ -94,7 +96,7 @@ func TestProgramFallsBack(t *testing.T) {
 		"{{.a | replace \"x\" \"y\"}}", "{{default .b .a}}", "{{range split \",\" .a}}{{.}}{{end}}",
 		"{{with .a}}{{.}}{{end}}", "{{$x := .a}}{{$x}}", "{{template \"t\" .}}", "{{.}}", "{{.a.b}}",
 		"{{if eq .a \"x\"}}y{{end}}", "{{printf \"%s\" .a}}", "{{index . .a}}", "{{.a | truncate 3}}",
-		"{{if .a | upper}}y{{end}}", "{{now | date \"2006\"}}", "{{default \"x\" (index . \"a\")}}",
+		"{{if .a | upper}}y{{end}}", "{{now}}", "{{.a | date \"2006\"}}", "{{now | date .a}}", "{{default \"x\" (index . \"a\")}}",
 	} {
 		fm := funcs(fixedOpts.Now)
 		fm["replace"] = strings.ReplaceAll
@@ -122,7 +124,7 @@ func TestProgramBudget(t *testing.T) {
 	for limit := int64(0); limit < 16; limit++ {
 		var b strings.Builder
 		want := tm.Execute(capWriter{&b, &budget{left: limit, limit: limit}}, row)
-		env := &progEnv{fields: row}
+		env := &progEnv{fields: row, now: fixedOpts.Now}
 		got, err := p.exec(nil, env, slots(nil, assignSlots(p)), &budget{left: limit, limit: limit})
 		if (err == nil) != (want == nil) || string(got) != b.String() {
 			t.Errorf("limit %d: program %q, %v; template %q, %v", limit, got, err, b.String(), want)
@@ -133,7 +135,7 @@ func TestProgramBudget(t *testing.T) {
 func checkProgram(t *testing.T, src string, p *program, row map[string]string, oracle func() (string, error)) {
 	t.Helper()
 	want, werr := oracle()
-	env := &progEnv{fields: row}
+	env := &progEnv{fields: row, now: fixedOpts.Now}
 	got, err := p.exec(nil, env, slots(nil, assignSlots(p)), &budget{left: 1 << 20, limit: 1 << 20})
 	if werr != nil || err != nil {
 		if werr == nil || err == nil || execErr(werr).Error() != execErr(err).Error() {
