@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -202,7 +203,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	if v, ok := get("Subject"); ok {
 		writeField(buf, "Subject", v)
 	}
-	writeField(buf, "Date", t.opts.Now().Format(time.RFC1123Z))
+	writeField(buf, "Date", t.date.format(t.opts.Now()))
 	if strings.IndexByte(m.MessageID, ' ') < 0 { // writeField would not fold it
 		buf.WriteString("Message-ID: <")
 		buf.WriteString(m.MessageID)
@@ -448,6 +449,25 @@ func formatAddresses(list []*mail.Address) string {
 		b.WriteString(a.String())
 	}
 	return b.String()
+}
+
+// dateCache holds the last Date value written: the messages of one second
+// share it (RFC1123Z depends on nothing but the second and the zone).
+type dateCache struct{ last atomic.Pointer[dateEntry] }
+
+type dateEntry struct {
+	sec int64
+	loc *time.Location
+	s   string
+}
+
+func (c *dateCache) format(now time.Time) string {
+	if e := c.last.Load(); e != nil && e.sec == now.Unix() && e.loc == now.Location() {
+		return e.s
+	}
+	s := now.Format(time.RFC1123Z)
+	c.last.Store(&dateEntry{now.Unix(), now.Location(), s})
+	return s
 }
 
 // formatAddress is (&mail.Address{Name: name, Address: addr}).String(),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 )
@@ -371,4 +372,30 @@ func FuzzFormatAddress(f *testing.F) {
 			t.Fatalf("%q %q: %q, want %q", name, addr, got, want)
 		}
 	})
+}
+
+func TestDateCache(t *testing.T) {
+	var c dateCache
+	t0 := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	oslo := time.FixedZone("CET", 3600)
+	for _, tm := range []time.Time{t0, t0.Add(999 * time.Millisecond), t0.In(oslo), t0.Add(time.Second), t0, t0.Add(time.Hour).In(oslo)} {
+		if got, want := c.format(tm), tm.Format(time.RFC1123Z); got != want {
+			t.Errorf("%v: %q, want %q", tm, got, want)
+		}
+	}
+	// Concurrent renders share the cache (go test -race).
+	tm := mustParse(t, "plain.tmpl")
+	done := make(chan error)
+	for i := 0; i < 4; i++ {
+		go func() {
+			var buf bytes.Buffer
+			_, err := tm.Render(&buf, Recipient{Address: "ann@example.com", Fields: map[string]string{"first_name": "Ann"}})
+			done <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }

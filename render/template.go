@@ -60,6 +60,7 @@ type Template struct {
 	// nil when they do more than a program can.
 	textProg, htmlProg *program
 	slots              int // assignSlots over all programs
+	date               *dateCache
 
 	unsub        *unsubscriber        // nil without Options.Unsubscribe
 	attachTmpls  []*template.Template // Attach lines that depend on the row
@@ -127,7 +128,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	s := strings.ReplaceAll(string(src), "\r\n", "\n")
-	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src)}
+	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src), date: new(dateCache)}
 	fm := funcs(opts.Now)
 	fm["unsubscribe_url"] = unsubscribeFunc
 	limitFuncs(fm, opts.MaxMessageBytes)
