@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"mime/quotedprintable"
 )
 
 // appendContent writes the MIME fields and the text and/or html body of a
@@ -61,12 +60,89 @@ func appendPart(buf *bytes.Buffer, bud *budget, ct string, body []byte) error {
 	if err := put(buf, bud, "Content-Type: ", ct, "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"); err != nil {
 		return err
 	}
-	w := quotedprintable.NewWriter(capWriter{buf, bud})
-	if _, err := w.Write(body); err != nil {
-		return err
+	buf.Grow(len(body) + len(body)/4 + 128) // most text needs little encoding
+	out, ok := appendQP(buf.AvailableBuffer(), body, bud.left)
+	if !ok || bud.take(len(out)) != nil {
+		bud.left = -1
+		return &TooLargeError{bud.limit}
 	}
-	return w.Close()
+	buf.Write(out)
+	return nil
 }
+
+// qpLiteral are the bytes quoted-printable writes as they are (a space or
+// tab at the end of a line aside); the others become =XX, but for line ends.
+var qpLiteral = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = c != '='
+	}
+	t[' '], t['\t'] = true, true
+	return t
+}()
+
+// appendQP appends body encoded as mime/quotedprintable's Writer encodes it
+// in one Write and a Close (text mode: CR, LF and CRLF are line breaks),
+// byte for byte (FuzzAppendQP), without its per-line writes. It reports
+// false as soon as the output passes left octets.
+func appendQP(dst, body []byte, left int64) ([]byte, bool) {
+	const max = 76
+	start := len(dst)
+	line := len(dst) // where the current output line starts
+	cr := false
+	encode := func(b byte) {
+		if max-1-(len(dst)-line) < 3 {
+			dst = append(dst, '=', '\r', '\n')
+			line = len(dst)
+		}
+		dst = append(dst, '=', upperhex[b>>4], upperhex[b&0x0f])
+	}
+	// lastSpace encodes a space or tab that ends a line.
+	lastSpace := func() {
+		if n := len(dst); n > line && (dst[n-1] == ' ' || dst[n-1] == '\t') {
+			b := dst[n-1]
+			dst = dst[:n-1]
+			encode(b)
+		}
+	}
+	for i := 0; i < len(body); i++ {
+		b := body[i]
+		switch {
+		case qpLiteral[b]:
+			// A run of literal bytes up to the soft line break.
+			j := i + 1
+			room := max - 1 - (len(dst) - line)
+			if room == 0 {
+				dst = append(dst, '=', '\r', '\n')
+				line = len(dst)
+				room = max - 1
+			}
+			for j < len(body) && j-i < room && qpLiteral[body[j]] {
+				j++
+			}
+			dst = append(dst, body[i:j]...)
+			i = j - 1
+			cr = false
+		case b == '\n' || b == '\r':
+			if cr && b == '\n' {
+				cr = false
+				continue
+			}
+			cr = b == '\r'
+			lastSpace()
+			dst = append(dst, '\r', '\n')
+			line = len(dst)
+			if int64(len(dst)-start) > left {
+				return dst, false
+			}
+		default:
+			encode(b)
+		}
+	}
+	lastSpace()
+	return dst, int64(len(dst)-start) <= left
+}
+
+const upperhex = "0123456789ABCDEF"
 
 // append7bit appends body with CRLF line ends to dst, or reports false
 // when a line is longer than 76 octets or holds a byte that is not ASCII,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	htmltemplate "html/template"
+	"mime/quotedprintable"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,4 +399,60 @@ func TestDateCache(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// BenchmarkRenderShapes: text and html bodies of about 4 KB, ASCII (7bit)
+// and not (quoted-printable), through programs and through the template
+// packages (a function programs do not take).
+func BenchmarkRenderShapes(b *testing.B) {
+	line := map[string]string{
+		"ascii": "Line for {{.name}} on the {{.plan}} plan: lorem ipsum dolor sit amet.\n",
+		"utf8":  "Grüße an {{.name}} zum {{.plan}}-Abo: Straße, Größe, Übermaß, Ärger.\n",
+		"funcs": "Line for {{.name | printf \"%s\"}} on the {{.plan}} plan: lorem ipsum dolor.\n",
+	}
+	for _, kind := range []string{"ascii", "utf8", "funcs"} {
+		b.Run(kind, func(b *testing.B) {
+			body := strings.Repeat(line[kind], 50)
+			src := "From: News <news@acme.example>\nSubject: Hi {{.name}}\n\n{{define \"text\"}}" + body + "{{end}}{{define \"html\"}}<p>" + body + "</p>{{end}}"
+			tm, err := Parse("b.tmpl", []byte(src), fixedOpts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := Recipient{Address: "ann@example.com", Name: "Ann", Fields: map[string]string{"name": "Ann Smith", "plan": "pro"}}
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tm.Render(&buf, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func FuzzAppendQP(f *testing.F) {
+	for _, b := range contentBodies {
+		f.Add(b)
+	}
+	f.Add([]byte(strings.Repeat("a", 74) + " \n" + strings.Repeat("b", 73) + "\t\r\n" + strings.Repeat("c", 75) + "=ü\r\rx\r\n\n"))
+	f.Add([]byte(strings.Repeat("é", 40) + " "))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want bytes.Buffer
+		w := quotedprintable.NewWriter(&want)
+		w.Write(body)
+		w.Close()
+		got, ok := appendQP([]byte("prefix"), body, 1<<30)
+		if !ok || string(got[6:]) != want.String() {
+			t.Fatalf("%q:\ngot  %q\nwant %q", body, got[6:], want.String())
+		}
+		// A budget one short fails, the exact one holds.
+		if n := int64(want.Len()); n > 0 {
+			if _, ok := appendQP(nil, body, n-1); ok {
+				t.Errorf("%q: %d octets fit in %d", body, n, n-1)
+			}
+			if _, ok := appendQP(nil, body, n); !ok {
+				t.Errorf("%q: %d octets do not fit in %d", body, n, n)
+			}
+		}
+	})
 }
