@@ -22,20 +22,17 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("passes the %s limit for one message", sizeString(e.Limit))
 }
 
-// capWriter writes to w while the shared budget left lasts, then fails, so
+// capWriter writes to w while the shared budget lasts, then fails, so
 // that text/template and html/template abort the execution.
 type capWriter struct {
-	w     io.Writer
-	left  *int64
-	limit int64
+	w io.Writer
+	b *budget
 }
 
 func (c capWriter) Write(p []byte) (int, error) {
-	if int64(len(p)) > *c.left {
-		*c.left = -1
-		return 0, &TooLargeError{c.limit}
+	if err := c.b.take(len(p)); err != nil {
+		return 0, err
 	}
-	*c.left -= int64(len(p))
 	return c.w.Write(p)
 }
 

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"mime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-message"
@@ -71,105 +73,114 @@ func (e *RowError) Unwrap() error { return e.Err }
 // Render renders the message for r into buf (which it resets) and returns it.
 func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	buf.Reset()
-	var sb strings.Builder
 	if strings.ContainsAny(r.Name, "\r\n") {
 		return nil, &RowError{"To", errors.New("the display name contains a line break (header injection refused)")}
 	}
 	// One budget for all the template output of the message: execution
 	// stops as soon as it passes the limit.
 	limit := t.opts.MaxMessageBytes
-	left := limit
-	capped := func(w io.Writer) io.Writer { return capWriter{w, &left, limit} }
+	bud := &budget{left: limit, limit: limit}
+	capped := func(w io.Writer) io.Writer { return capWriter{w, bud} }
 	m := &Message{UTF8: !isASCII(r.Address)}
-	data := r.Fields
 	var unsubURL string
 	if t.unsub != nil {
 		var err error
 		if unsubURL, err = t.unsub.urlFor(r.Address, r.Fields); err != nil {
 			return nil, &RowError{"List-Unsubscribe", err}
 		}
-		data = make(map[string]string, len(r.Fields)+1)
-		for k, v := range r.Fields {
-			data[k] = v
-		}
-		data[unsubscribeKey] = unsubURL
 	}
+	// data is the row as the template packages see it, built only when a
+	// template runs there rather than as a program.
+	var data map[string]string
+	dataMap := func() map[string]string {
+		if data != nil {
+			return data
+		}
+		data = r.Fields
+		if t.unsub != nil || data == nil {
+			data = make(map[string]string, len(r.Fields)+1)
+			for k, v := range r.Fields {
+				data[k] = v
+			}
+			if t.unsub != nil {
+				data[unsubscribeKey] = unsubURL
+			}
+		}
+		return data
+	}
+	env := progEnv{fields: r.Fields, unsub: unsubURL, hasUnsub: t.unsub != nil, now: t.opts.Now}
+	var small [16]slot
+	sl := slots(small[:], t.slots)
 
 	// Render every header value first: a row error must leave nothing behind.
-	type field struct{ k, v string }
-	fields := make([]field, 0, len(t.headers))
+	var fieldsBuf [8]field
+	fields := fieldsBuf[:0]
 	var fromDomain string
-	for _, hd := range t.headers {
-		sb.Reset()
-		if err := hd.tmpl.Execute(capped(&sb), data); err != nil {
-			return nil, &RowError{hd.name, execErr(err)}
-		}
-		v := strings.TrimSpace(sb.String())
-		at := func(err error) error { return err }
-		if hd.name == "From" { // the envelope sender: say where it is written
-			at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
-		}
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, &RowError{hd.name, at(errors.New("value contains a line break (header injection refused)"))}
-		}
-		switch {
-		case addressHeaders[hd.name]:
-			if v == "" {
-				if hd.name == "From" {
-					return nil, &RowError{hd.name, at(errors.New("renders empty"))}
+	var hbuf [256]byte
+	hb := hbuf[:0]
+	for i := range t.headers {
+		hd := &t.headers[i]
+		var hv headerValue
+		if hd.static != nil {
+			hv = *hd.static
+			if err := bud.take(hd.staticLen); err != nil {
+				return nil, &RowError{hd.name, err}
+			}
+		} else {
+			var v string
+			if hd.prog != nil {
+				var err error
+				if hb, err = hd.prog.exec(hb[:0], &env, sl, bud); err != nil {
+					return nil, &RowError{hd.name, execErr(err)}
 				}
-				continue
-			}
-			list, err := mail.ParseAddressList(v)
-			if err != nil {
-				return nil, &RowError{hd.name, at(fmt.Errorf("%q: %v", v, err))}
-			}
-			if hd.name == "From" {
-				if err := oneFrom(v, list); err != nil {
-					return nil, &RowError{hd.name, at(err)}
+				v = string(bytes.TrimSpace(hb))
+			} else {
+				sb := new(strings.Builder)
+				if err := hd.tmpl.Execute(capped(sb), dataMap()); err != nil {
+					return nil, &RowError{hd.name, execErr(err)}
 				}
+				v = strings.TrimSpace(sb.String())
 			}
-			for _, a := range list {
-				if a.Address, err = address.ASCIIDomain(a.Address); err != nil {
-					return nil, &RowError{hd.name, at(err)}
-				}
-				m.UTF8 = m.UTF8 || !isASCII(a.Address)
+			var err error
+			if hv, err = hd.value(v); err != nil {
+				return nil, &RowError{hd.name, err}
 			}
-			if hd.name == "From" {
-				m.From = list[0].Address
-				fromDomain = m.From[strings.LastIndexByte(m.From, '@')+1:]
-			}
-			v = formatAddresses(list)
-		case v == "" && hd.name != "Subject":
-			continue // an optional header that renders empty is left out
-		default:
-			v = mime.QEncoding.Encode("utf-8", v)
 		}
-		fields = append(fields, field{hd.name, v})
+		if hv.skip {
+			continue
+		}
+		m.UTF8 = m.UTF8 || hv.utf8
+		if hd.name == "From" {
+			m.From, fromDomain = hv.from, hv.from[strings.LastIndexByte(hv.from, '@')+1:]
+		}
+		fields = append(fields, field{hd.name, hv.v})
 	}
 	var bodyText, bodyHTML []byte
 	if t.text != nil {
-		b := scratch.Get().(*bytes.Buffer)
-		defer putScratch(b)
-		if err := t.text.Execute(capped(b), data); err != nil {
+		b, err := t.execBody(t.text, t.textProg, &env, sl, bud, capped, dataMap)
+		if err != nil {
 			return nil, &RowError{"text", execErr(err)}
 		}
-		bodyText = b.Bytes()
+		defer putBody(b)
+		bodyText = *b
 	}
 	if t.html != nil {
-		b := scratch.Get().(*bytes.Buffer)
-		defer putScratch(b)
-		if err := t.html.Execute(capped(b), data); err != nil {
+		b, err := t.execBody(t.html, t.htmlProg, &env, sl, bud, capped, dataMap)
+		if err != nil {
 			return nil, &RowError{"html", execErr(err)}
 		}
-		bodyHTML = b.Bytes()
+		defer putBody(b)
+		bodyHTML = *b
 	}
 	if t.opts.Tracking != nil {
 		bodyText, bodyHTML = t.track(r, unsubURL, bodyText, bodyHTML)
 	}
-	files, err := t.attachments(data, capped)
-	if err != nil {
-		return nil, err
+	var files []*attachment
+	if len(t.staticAttach) > 0 || len(t.attachTmpls) > 0 || t.opts.AttachColumn != "" {
+		var err error
+		if files, err = t.attachments(dataMap(), capped); err != nil {
+			return nil, err
+		}
 	}
 	// Encoded attachments take a third more: refuse before building.
 	size := int64(len(bodyText) + len(bodyHTML))
@@ -193,12 +204,18 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	from, _ := get("From")
 	writeField(buf, "From", from)
-	writeField(buf, "To", formatAddresses([]*mail.Address{{Name: r.Name, Address: r.Address}}))
+	writeField(buf, "To", formatAddress(r.Name, r.Address))
 	if v, ok := get("Subject"); ok {
 		writeField(buf, "Subject", v)
 	}
-	writeField(buf, "Date", t.opts.Now().Format(time.RFC1123Z))
-	writeField(buf, "Message-ID", "<"+m.MessageID+">")
+	writeField(buf, "Date", t.date.format(t.opts.Now()))
+	if strings.IndexByte(m.MessageID, ' ') < 0 { // writeField would not fold it
+		buf.WriteString("Message-ID: <")
+		buf.WriteString(m.MessageID)
+		buf.WriteString(">\r\n")
+	} else {
+		writeField(buf, "Message-ID", "<"+m.MessageID+">")
+	}
 	for _, f := range fields {
 		if f.k != "From" && f.k != "Subject" {
 			writeField(buf, f.k, f.v)
@@ -212,8 +229,14 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 
 	// The encoded message, too, stops at the limit (quoted-printable can
 	// triple a body).
-	whole := limit - int64(buf.Len())
-	if err := writeBodies(capWriter{buf, &whole, limit}, m.MessageID, bodyText, bodyHTML, files); err != nil {
+	whole := &budget{left: limit - int64(buf.Len()), limit: limit}
+	var err error
+	if len(files) == 0 {
+		err = appendContent(buf, whole, m.MessageID, bodyText, bodyHTML)
+	} else {
+		err = writeBodies(capWriter{buf, whole}, m.MessageID, bodyText, bodyHTML, files)
+	}
+	if err != nil {
 		if tl := (*TooLargeError)(nil); errors.As(err, &tl) {
 			return nil, &RowError{"message", tl}
 		}
@@ -229,6 +252,97 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	}
 	m.Data = buf.Bytes()
 	return m, nil
+}
+
+type field struct{ k, v string }
+
+// headerValue is a header's rendered value as it goes in the message.
+type headerValue struct {
+	v    string
+	skip bool   // an optional header that renders empty: left out
+	from string // From: the envelope sender, domain in A-labels
+	utf8 bool   // an address with a non-ASCII local part
+}
+
+// value checks and encodes the rendered value v of the header.
+func (hd *header) value(v string) (headerValue, error) {
+	at := func(err error) error { return err }
+	if hd.name == "From" { // the envelope sender: say where it is written
+		at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		return headerValue{}, at(errors.New("value contains a line break (header injection refused)"))
+	}
+	var hv headerValue
+	switch {
+	case addressHeaders[hd.name]:
+		if v == "" {
+			if hd.name == "From" {
+				return headerValue{}, at(errors.New("renders empty"))
+			}
+			hv.skip = true
+			return hv, nil
+		}
+		list, err := mail.ParseAddressList(v)
+		if err != nil {
+			return headerValue{}, at(fmt.Errorf("%q: %v", v, err))
+		}
+		if hd.name == "From" {
+			if err := oneFrom(v, list); err != nil {
+				return headerValue{}, at(err)
+			}
+		}
+		for _, a := range list {
+			if a.Address, err = address.ASCIIDomain(a.Address); err != nil {
+				return headerValue{}, at(err)
+			}
+			hv.utf8 = hv.utf8 || !isASCII(a.Address)
+		}
+		if hd.name == "From" {
+			hv.from = list[0].Address
+		}
+		hv.v = formatAddresses(list)
+	case v == "" && hd.name != "Subject":
+		hv.skip = true
+	default:
+		hv.v = mime.QEncoding.Encode("utf-8", v)
+	}
+	return hv, nil
+}
+
+// bodies holds the buffers bodies are executed into.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+func putBody(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return // a rare huge body: let it go
+	}
+	*b = (*b)[:0]
+	bodies.Put(b)
+}
+
+// bodyTemplate is a text or html body template.
+type bodyTemplate interface {
+	Execute(io.Writer, any) error
+}
+
+// execBody executes a body: as a program when it compiled to one, else
+// with its template package.
+func (t *Template) execBody(tm bodyTemplate, p *program, env *progEnv, sl []slot, bud *budget, capped func(io.Writer) io.Writer, data func() map[string]string) (*[]byte, error) {
+	b := bodies.Get().(*[]byte)
+	var err error
+	if p != nil {
+		*b, err = p.exec((*b)[:0], env, sl, bud)
+	} else {
+		w := bytes.NewBuffer((*b)[:0])
+		err = tm.Execute(capped(w), data())
+		*b = w.Bytes()
+	}
+	if err != nil {
+		putBody(b)
+		return nil, err
+	}
+	return b, nil
 }
 
 // oneFrom refuses a From that is not exactly one address. RFC 5322 section
@@ -342,6 +456,80 @@ func formatAddresses(list []*mail.Address) string {
 	return b.String()
 }
 
+// dateCache holds the last Date value written: the messages of one second
+// share it (RFC1123Z depends on nothing but the second and the zone).
+type dateCache struct{ last atomic.Pointer[dateEntry] }
+
+type dateEntry struct {
+	sec int64
+	loc *time.Location
+	s   string
+}
+
+func (c *dateCache) format(now time.Time) string {
+	if e := c.last.Load(); e != nil && e.sec == now.Unix() && e.loc == now.Location() {
+		return e.s
+	}
+	s := now.Format(time.RFC1123Z)
+	c.last.Store(&dateEntry{now.Unix(), now.Location(), s})
+	return s
+}
+
+// formatAddress is (&mail.Address{Name: name, Address: addr}).String(),
+// in one allocation for the common case: an ASCII display name and an
+// ASCII dot-atom local part (FuzzFormatAddress holds net/mail as the oracle).
+func formatAddress(name, addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || !dotAtom(addr[:at]) {
+		return (&mail.Address{Name: name, Address: addr}).String()
+	}
+	n := len(addr) + 2
+	if name != "" {
+		n += len(name) + 3
+		for i := 0; i < len(name); i++ {
+			switch c := name[i]; {
+			case c == '"' || c == '\\':
+				n++
+			case c != '\t' && (c < ' ' || c > '~'):
+				return (&mail.Address{Name: name, Address: addr}).String()
+			}
+		}
+	}
+	b := make([]byte, 0, n)
+	if name != "" {
+		b = append(b, '"')
+		for i := 0; i < len(name); i++ {
+			if c := name[i]; c == '"' || c == '\\' {
+				b = append(b, '\\', c)
+			} else {
+				b = append(b, c)
+			}
+		}
+		b = append(b, '"', ' ')
+	}
+	b = append(b, '<')
+	b = append(b, addr...)
+	b = append(b, '>')
+	return string(b)
+}
+
+// dotAtom reports whether net/mail writes local unquoted: ASCII atext
+// and dots, none first, last or next to another.
+func dotAtom(local string) bool {
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c == '.':
+			if i == 0 || local[i-1] == '.' || i == len(local)-1 {
+				return false
+			}
+		case c < '!' || c > '~' || strings.IndexByte("()<>[]:;@\\,\"", c) >= 0:
+			return false
+		}
+	}
+	return true
+}
+
 // writeField writes "Key: value" CRLF, folding at spaces so lines stay within
 // 78 characters where the value allows it (RFC 5322 section 2.2.3).
 func writeField(buf *bytes.Buffer, k, v string) {
@@ -426,19 +614,38 @@ func writeBody(w *message.Writer, enc string, body []byte) error {
 // person can read in the raw message), else quoted-printable, which keeps
 // every line within RFC 5322's limits (RFC 2045 section 6.7).
 func transferEncoding(body []byte) string {
-	col := 0
-	for _, c := range body {
-		switch {
-		case c >= 0x80 || c == 0 || c == '\r':
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(line) > 76 || !plainLine(line) {
 			return "quoted-printable"
-		case c == '\n':
-			col = 0
-		default:
-			col++
-			if col > 76 {
-				return "quoted-printable"
-			}
 		}
 	}
 	return "7bit"
+}
+
+// plainLine reports whether line has only ASCII other than NUL and CR,
+// eight bytes at a time.
+func plainLine(line []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(line) >= 8 {
+		v := binary.LittleEndian.Uint64(line)
+		cr := v ^ (0x0d * lo)
+		// v&hi: a byte >= 0x80; (x-lo)&^x&hi: a zero byte in x (v for NUL,
+		// cr for CR).
+		if (v|(v-lo)&^v|(cr-lo)&^cr)&hi != 0 {
+			return false
+		}
+		line = line[8:]
+	}
+	for _, c := range line {
+		if c >= 0x80 || c == 0 || c == '\r' {
+			return false
+		}
+	}
+	return true
 }

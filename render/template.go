@@ -60,6 +60,12 @@ type Template struct {
 	text    *template.Template // nil when the template has only an html block
 	html    *htmltemplate.Template
 
+	// textProg and htmlProg are text and html compiled (program.go), or
+	// nil when they do more than a program can.
+	textProg, htmlProg *program
+	slots              int // assignSlots over all programs
+	date               *dateCache
+
 	unsub        *unsubscriber        // nil without Options.Unsubscribe
 	attachTmpls  []*template.Template // Attach lines that depend on the row
 	staticAttach []*attachment        // Attach lines read at Parse
@@ -71,6 +77,13 @@ type header struct {
 	name string // canonical, e.g. "Reply-To"
 	line int
 	tmpl *template.Template
+	prog *program // tmpl compiled, or nil
+
+	// static is the value of a header written as plain text, checked and
+	// encoded once at Parse; staticLen is its length as the template
+	// writes it, charged to each message's budget.
+	static    *headerValue
+	staticLen int
 }
 
 // ParseError is a template that cannot be used at all; it names the file and line.
@@ -133,7 +146,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	}
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	s := strings.ReplaceAll(string(src), "\r\n", "\n")
-	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src)}
+	t := &Template{name: name, opts: opts, sum: sha256.Sum256(src), date: new(dateCache)}
 	fm := funcs(opts.Now)
 	fm["unsubscribe_url"] = unsubscribeFunc
 	limitFuncs(fm, opts.MaxMessageBytes)
@@ -219,6 +232,12 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{name, h.line, fmt.Sprintf("%s: %v", h.name, cleanTemplateErr(err))}
 		}
 		h.tmpl = tm
+		h.prog = compile(tm.Tree)
+		if v, ok := h.prog.literal(); ok {
+			if hv, err := h.value(strings.TrimSpace(v)); err == nil {
+				h.static, h.staticLen = &hv, len(v)
+			}
+		}
 		if h.name == "From" {
 			if err := checkStaticFrom(tm); err != nil {
 				return nil, &ParseError{name, h.line, "From: " + err.Error()}
@@ -262,6 +281,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 	textT, htmlT := bt.Lookup("text"), bt.Lookup("html")
 	if textT == nil && htmlT == nil {
 		t.text = bt
+		t.compileBodies()
 		return t, nil
 	}
 	if !blank(bt.Tree) {
@@ -274,8 +294,23 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 			return nil, &ParseError{File: name, Msg: "html: " + shiftLine(cleanTemplateErr(err), offset)}
 		}
 		t.html = ht.Lookup("html")
+		t.htmlProg = compileHTML(t.html, opts.MaxMessageBytes)
 	}
+	t.compileBodies()
 	return t, nil
+}
+
+// compileBodies compiles the text body and gives the columns of all the
+// programs their slots.
+func (t *Template) compileBodies() {
+	if t.text != nil {
+		t.textProg = compile(t.text.Tree)
+	}
+	ps := []*program{t.textProg, t.htmlProg}
+	for _, h := range t.headers {
+		ps = append(ps, h.prog)
+	}
+	t.slots = assignSlots(ps...)
 }
 
 // Fingerprint is the hex SHA-256 of the template's source, which tells a
