@@ -43,7 +43,14 @@ type Options struct {
 	// mailbox) are appended to, ready to be a --suppress file next time.
 	BouncesTo string
 	Envelope  Envelope // envelope sender: From, a return path, or VERP
-	Now       func() time.Time
+	// Campaign, when set, names the campaign explicitly; it goes into the
+	// fingerprint, so resuming under another name is refused. Empty: the
+	// results file is the campaign, as before there was a name.
+	Campaign string
+	// Shard keeps only the rows on it (zero: all). It goes into the
+	// fingerprint, so resuming with another shard is refused.
+	Shard Shard
+	Now   func() time.Time
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
 	Progress func(Progress)
@@ -69,6 +76,9 @@ type Summary struct {
 	// Left is rows neither recorded nor skipped: stopped by --limit or an
 	// interruption. A re-run takes them up.
 	Left int
+	// OtherShards is rows left to the other shards: neither sent nor
+	// recorded by this run.
+	OtherShards int
 	// Recovered is how many recipients a run that died left in flight; they
 	// were recorded unknown at the start of this run.
 	Recovered int
@@ -88,7 +98,7 @@ func (s *Summary) Sent() int {
 // ChangedError is a results file started with another list or template.
 type ChangedError struct {
 	Results string
-	What    string // "list", "template" or "list and template"
+	What    string // "list", "template", "campaign", "shard", or several joined by "and"
 }
 
 func (e *ChangedError) Error() string {
@@ -173,6 +183,7 @@ type run struct {
 	jobs    chan *Verdict
 	outs    chan *Record
 	skipped atomic.Int64 // rows already final, counted by the reader
+	others  atomic.Int64 // rows on other shards, counted by the reader
 
 	readErr          error
 	probeOnce        sync.Once
@@ -196,7 +207,7 @@ func (r *run) setup() error {
 		return err
 	}
 	r.info = info
-	r.fingerprint = "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
+	r.fingerprint = fingerprint(info.Fingerprint, o.Template.Fingerprint(), o.Campaign, o.Shard)
 	if o.Warn != nil && info.Rows > DefaultUnsubscribeRows && !o.Template.HasListUnsubscribe() {
 		// As check warns: bulk receivers require one-click unsubscribe.
 		o.Warn(WarnNoUnsubscribe, fmt.Sprintf("%d rows and no List-Unsubscribe header in the messages: Gmail and Yahoo require one-click unsubscribe (RFC 8058) from senders of bulk mail", info.Rows))
@@ -322,6 +333,7 @@ func (r *run) feed() error {
 	}
 	defer lr.close()
 	p := newPlanner(r.supp, r.done, r.info.Rows) // memory grows only by its duplicate set
+	p.shard = o.Shard
 	queued := 0
 	for {
 		if r.ctx.Err() != nil && !r.relaysDown.Load() {
@@ -337,9 +349,13 @@ func (r *run) feed() error {
 		if err != nil {
 			return err // the list changed since ScanList
 		}
-		v, skip := p.classify(lr, row)
-		if skip {
+		v, why := p.classify(lr, row)
+		switch why {
+		case skipDone:
 			r.skipped.Add(1)
+			continue
+		case skipShard:
+			r.others.Add(1)
 			continue
 		}
 		if v.Status == "" && r.relaysDown.Load() {
@@ -483,8 +499,9 @@ loop:
 	}
 	sum := r.sum
 	sum.Skipped = int(r.skipped.Load())
+	sum.OtherShards = int(r.others.Load())
 	sum.Elapsed = time.Since(r.start)
-	sum.Left = r.info.Rows - r.recorded - sum.Skipped
+	sum.Left = r.info.Rows - r.recorded - sum.Skipped - sum.OtherShards
 	switch {
 	case r.writeErr != nil:
 		return r.writeErr
@@ -528,8 +545,9 @@ func (r *run) write(rec *Record) {
 	r.sum.Counts[rec.Status]++
 	r.recorded++
 	if r.o.Progress != nil {
+		// Rows on other shards count as done: they are no work of this run.
 		sk := int(r.skipped.Load())
-		r.o.Progress(Progress{Total: r.info.Rows, Done: r.recorded + sk, Skipped: sk, Elapsed: time.Since(r.start)})
+		r.o.Progress(Progress{Total: r.info.Rows, Done: r.recorded + sk + int(r.others.Load()), Skipped: sk, Elapsed: time.Since(r.start)})
 	}
 }
 
@@ -583,16 +601,7 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		return nil, err
 	}
 	if last != "" && last != fingerprint && !o.AllowChanged {
-		oldL, oldT, _ := strings.Cut(last, " ")
-		newL, newT, _ := strings.Cut(fingerprint, " ")
-		var what []string
-		if oldL != newL {
-			what = append(what, "list")
-		}
-		if oldT != newT {
-			what = append(what, "template")
-		}
-		return nil, &ChangedError{Results: o.Results, What: strings.Join(what, " and ")}
+		return nil, &ChangedError{Results: o.Results, What: changed(last, fingerprint)}
 	}
 	var lost []attempt
 	for _, a := range jr.prev {
@@ -601,6 +610,44 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		}
 	}
 	return lost, nil
+}
+
+// fingerprint is the fingerprint column: the list and the template, then
+// the campaign name and the shard when given (a file from before they
+// existed, resumed without them, has the same fingerprint as before).
+func fingerprint(list, template, campaign string, shard Shard) string {
+	f := "list=" + list[:16] + " template=" + template[:16]
+	if campaign != "" {
+		f += " campaign=" + campaign
+	}
+	if shard.N > 0 {
+		f += " shard=" + shard.String()
+	}
+	return f
+}
+
+// fingerprintField is the value of name in a fingerprint ("" if absent).
+func fingerprintField(fp, name string) string {
+	for _, f := range strings.Fields(fp) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// changed names what differs between two fingerprints.
+func changed(old, new string) string {
+	var what []string
+	for _, name := range []string{"list", "template", "campaign", "shard"} {
+		if fingerprintField(old, name) != fingerprintField(new, name) {
+			what = append(what, name)
+		}
+	}
+	if len(what) == 0 {
+		what = append(what, "fingerprint")
+	}
+	return strings.Join(what, " and ")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -143,6 +143,9 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		case v == "" && hd.name != "Subject":
 			continue // an optional header that renders empty is left out
 		default:
+			if hd.name == "Subject" {
+				v = t.opts.SubjectPrefix + v
+			}
 			v = mime.QEncoding.Encode("utf-8", v)
 		}
 		fields = append(fields, field{hd.name, v})

@@ -45,6 +45,9 @@ type Options struct {
 	// output on the way to it [DefaultMaxMessageBytes]: a row whose message
 	// would pass it fails with a *TooLargeError.
 	MaxMessageBytes int64
+	// SubjectPrefix goes before every rendered Subject (a test send's
+	// "[test] "), inside the signature and the encoding.
+	SubjectPrefix string
 }
 
 // Template is a parsed campaign template: header templates and the text

@@ -38,6 +38,8 @@ type DeliverOptions struct {
 	MaxMessage        string // cap on one rendered message (render.Options.MaxMessageBytes)
 	ReturnPath        string // envelope sender (default: the From address)
 	VERP              bool   // encode each recipient into ReturnPath
+
+	subjectPrefix string // a test send's "[test] "
 }
 
 func (d *DeliverOptions) addFlags(f *pflag.FlagSet) {
@@ -108,6 +110,7 @@ func (d *DeliverOptions) renderOptions(dir string, getenv func(string) string) (
 		o.MaxMessageBytes = size
 	}
 	o.AttachColumn = d.AttachColumn
+	o.SubjectPrefix = d.subjectPrefix
 	if dir != "" {
 		// os.Root refuses every path that leaves dir, through ".." or a
 		// symbolic link. It stays open for the life of the command.
@@ -182,6 +185,9 @@ func loadTemplateWith(name, campaign string, d *DeliverOptions) (*render.Templat
 		return nil, err
 	}
 	o.Now, o.MessageID = time.Now, messageIDFunc(campaign)
+	if o.Unsubscribe != nil {
+		o.Unsubscribe.Campaign = campaign
+	}
 	return render.Parse(name, src, o)
 }
 

@@ -43,6 +43,8 @@ type SendOptions struct {
 	DebugSMTP      string // file the SMTP transcript is appended to
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
+	Campaign       string         // explicit campaign name (default: from the results path)
+	Shard          string         // K/N: this process sends shard K of N
 
 	settings *settings // where each setting came from; passwords
 }
@@ -99,6 +101,8 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
 	f.StringVar(&o.DebugSMTP, "debug-smtp", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
+	f.StringVar(&o.Campaign, "campaign", "", "campaign `ID` for Message-IDs, the unsubscribe URL's .Campaign and the results fingerprint (default: derived from the results path); give it when several shards or machines run one campaign")
+	f.StringVar(&o.Shard, "shard", "", "send only shard `K/N` of the list (0 <= K < N), by a stable hash of the address; --rate, --burst, --concurrency and --domain-limit are then the totals of all N shards")
 	o.Deliver.addFlags(f)
 	return cmd
 }
@@ -122,6 +126,14 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			o.Results = "results.dry-run.csv"
 		}
 	}
+	if err := checkCampaignName(o.Campaign); err != nil {
+		return err
+	}
+	shard, err := campaign.ParseShard(o.Shard)
+	if err != nil {
+		return &usageError{msg: "--" + err.Error()}
+	}
+	part := shareOf(shard)
 	results, err := expandResultsPath(o.Results, time.Now())
 	if err != nil {
 		return &usageError{msg: err.Error()}
@@ -153,7 +165,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 	if err != nil {
 		return err
 	}
-	tmpl, err := loadTemplateWith(o.Template, campaignID(o.Results), &o.Deliver)
+	tmpl, err := loadTemplateWith(o.Template, o.campaignID(), &o.Deliver)
 	if err != nil {
 		return err
 	}
@@ -171,7 +183,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			if err != nil {
 				return &configError{err}
 			}
-			domains[d] = dl
+			domains[d] = part.domain(dl)
 		}
 		debugSMTP, err := openTranscript(o.DebugSMTP, "--debug-smtp", "mailer send")
 		if err != nil {
@@ -181,7 +193,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			defer debugSMTP.Close() // after pool.Close, so the QUITs are in it
 		}
 		pool, err = sender.New(relays, sender.Options{
-			Rate: rate, Burst: o.Burst, MaxConns: perRelay(o.Concurrency, len(relays)),
+			Rate: part.rate(rate), Burst: part.count(o.Burst), MaxConns: perRelay(part.count(o.Concurrency), len(relays)),
 			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
 			Debug: writerOrNil(debugSMTP),
 		})
@@ -203,7 +215,9 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		ListOptions:   o.ListOptions.campaign(tmpl),
 		Results:       o.Results,
 		DryRun:        o.DryRun,
-		Concurrency:   o.Concurrency,
+		Concurrency:   part.count(o.Concurrency),
+		Campaign:      o.Campaign,
+		Shard:         shard,
 		Limit:         o.Limit,
 		ResendUnknown: o.ResendUnknown,
 		AllowChanged:  o.AllowChanged,
@@ -298,7 +312,7 @@ func printConfig(w io.Writer, c *cobra.Command, o *SendOptions) error {
 			v, why = defaultHelloName(t)
 			src += ": " + why
 		}
-		fmt.Fprintf(w, "%s: %s  # %s\n", name, v, src)
+		fmt.Fprintf(w, "%s: %s  # %s%s\n", name, v, src, shareNote(o, name))
 	}
 	return nil
 }
@@ -328,8 +342,16 @@ func perRelay(total, relays int) int {
 	return n
 }
 
-// campaignID names the campaign for Message-IDs: the results file is the
-// campaign's identity (resuming it is continuing the campaign), so retries
+// campaignID is --campaign, else the name derived from the results path.
+func (o *SendOptions) campaignID() string {
+	if o.Campaign != "" {
+		return o.Campaign
+	}
+	return campaignID(o.Results)
+}
+
+// campaignID names the campaign for Message-IDs when --campaign is not
+// given: the results file is the campaign's identity (resuming it is continuing the campaign), so retries
 // of a recipient keep their Message-ID. It is the real file that counts:
 // a symlink to it, or another spelling of its path, is the same campaign.
 func campaignID(results string) string {
@@ -356,7 +378,11 @@ func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
 	if o.DryRun {
 		mode = "dry run"
 	}
-	fmt.Fprintf(w, "%s: %s -> %s\n", mode, o.List, o.Results)
+	shard := ""
+	if o.Shard != "" {
+		shard = " (shard " + o.Shard + ")"
+	}
+	fmt.Fprintf(w, "%s: %s -> %s%s\n", mode, o.List, o.Results, shard)
 	var parts []string
 	for _, st := range campaign.Statuses {
 		if n := s.Counts[st]; n > 0 {
@@ -368,6 +394,9 @@ func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
 	}
 	if s.Left > 0 {
 		parts = append(parts, fmt.Sprintf("not yet processed %d", s.Left))
+	}
+	if s.OtherShards > 0 {
+		parts = append(parts, fmt.Sprintf("on other shards %d", s.OtherShards))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "nothing to do: every recipient already has a final result")
