@@ -51,6 +51,11 @@ type Options struct {
 	// fingerprint, so resuming with another shard is refused.
 	Shard Shard
 	Now   func() time.Time
+	// Handed, when set, is told what earlier runs handed to relays, from
+	// the results file: for each row, its relay, time and attempts. A row
+	// of a message in flight when mailer died names no relay and counts 1;
+	// daily quotas count from it.
+	Handed func(relay string, at time.Time, attempts int)
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
 	Progress func(Progress)
@@ -193,6 +198,9 @@ type run struct {
 	downOnce         sync.Once
 	downErr          error
 	relaysDown       atomic.Bool // every relay is down: what is left is recorded not tried
+	quotaOnce        sync.Once
+	quotaErr         error       // the *sender.QuotaError that stopped the run
+	quotaHit         atomic.Bool // every relay's daily quota is used: what is left is not recorded
 	recorded         int         // by the writer
 	writeErr         error       // the writer's
 	closeRW, closeJR bool
@@ -253,6 +261,9 @@ func (r *run) setup() error {
 		for _, a := range recovered {
 			rec := r.stamp(&Record{Email: a.email, Line: a.line, MessageID: a.messageID, Status: Unknown, Reason: ReasonInFlight,
 				Message: "mailer stopped while sending this message (crash or kill): the relay may have accepted it"})
+			if o.Handed != nil {
+				o.Handed("", r.o.Now(), 1)
+			}
 			if err := r.rw.write(rec); err != nil {
 				return err
 			}
@@ -336,7 +347,7 @@ func (r *run) feed() error {
 	p.shard = o.Shard
 	queued := 0
 	for {
-		if r.ctx.Err() != nil && !r.relaysDown.Load() {
+		if r.ctx.Err() != nil && !r.relaysDown.Load() || r.quotaHit.Load() {
 			return nil
 		}
 		if o.Limit > 0 && queued >= o.Limit {
@@ -430,6 +441,18 @@ func (r *run) send(j *Verdict) *Record {
 		return nil
 	}
 	res := r.s.Send(r.ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
+	if qe := (*sender.QuotaError)(nil); errors.As(res.Err, &qe) {
+		// Every relay's daily quota is used: the run stops taking rows,
+		// and what is left is not recorded (a run after the reset sends
+		// it), unless an earlier try of this message left an outcome.
+		r.quotaOnce.Do(func() { r.quotaErr = qe; r.quotaHit.Store(true) })
+		if res.Attempts == 0 {
+			if err := r.jr.withdraw(rec.Email); err != nil {
+				r.journalFailed(err)
+			}
+			return nil
+		}
+	}
 	if res.Status == sender.Canceled {
 		if err := r.jr.withdraw(rec.Email); err != nil {
 			r.journalFailed(err)
@@ -515,6 +538,8 @@ loop:
 		return r.probeErr
 	case r.downErr != nil:
 		return r.downErr
+	case r.quotaErr != nil:
+		return r.quotaErr
 	}
 	return nil
 }
@@ -595,6 +620,9 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		if r.Fingerprint != "" {
 			last = r.Fingerprint
 		}
+		if o.Handed != nil {
+			handed(r, o.Handed)
+		}
 		return nil
 	})
 	if err != nil {
@@ -648,6 +676,20 @@ func changed(old, new string) string {
 		what = append(what, "fingerprint")
 	}
 	return strings.Join(what, " and ")
+}
+
+// handed tells fn what the row r says was handed to a relay.
+func handed(r *Record, fn func(string, time.Time, int)) {
+	n, relay := int(r.Attempts), r.Relay
+	if r.Reason == ReasonInFlight {
+		n, relay = 1, ""
+	}
+	if n <= 0 || r.Time == "" {
+		return
+	}
+	if t, err := time.Parse(time.RFC3339, r.Time); err == nil {
+		fn(relay, t, n)
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

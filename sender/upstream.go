@@ -20,7 +20,8 @@ type upstream struct {
 	idle    chan *conn
 	slots   chan struct{}
 	closed  atomic.Bool
-	current int // weighted round-robin state, under pool.mu
+	current int    // weighted round-robin state, under pool.mu
+	quota   *quota // the daily quota; nil: none
 
 	// limiter carries the relay's own rate (base) and, after throttling,
 	// the reduced one; limited says whether it can hold anyone up.

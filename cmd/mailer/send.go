@@ -45,6 +45,8 @@ type SendOptions struct {
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 	Campaign       string         // explicit campaign name (default: from the results path)
 	Shard          string         // K/N: this process sends shard K of N
+	Quota          string         // N/day for every relay without quota= of its own
+	QuotaTZ        string         // time zone of the quotas' midnight (default: TZ, else local)
 
 	settings *settings // where each setting came from; passwords
 }
@@ -103,6 +105,8 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 	f.StringVar(&o.DebugSMTP, "debug-smtp", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
 	f.StringVar(&o.Campaign, "campaign", "", "campaign `ID` for Message-IDs, the unsubscribe URL's .Campaign and the results fingerprint (default: derived from the results path); give it when several shards or machines run one campaign")
 	f.StringVar(&o.Shard, "shard", "", "send only shard `K/N` of the list (0 <= K < N), by a stable hash of the address; --rate, --burst, --concurrency and --domain-limit are then the totals of all N shards")
+	f.StringVar(&o.Quota, "quota", "", "daily quota `N/day` of every relay without quota= in its URL: at most N messages handed to it since midnight, counted from the results file across runs; when every relay's is used the run stops with exit 75")
+	f.StringVar(&o.QuotaTZ, "quota-tz", "", "time `ZONE` whose midnight starts a quota's day, e.g. America/Los_Angeles (default: TZ, else local time)")
 	o.Deliver.addFlags(f)
 	return cmd
 }
@@ -170,6 +174,17 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		return err
 	}
 
+	quota, err := sender.ParseQuota(o.Quota)
+	if err != nil {
+		return &usageError{msg: "--" + err.Error()}
+	}
+	zone := time.Local
+	if o.QuotaTZ != "" {
+		if zone, err = time.LoadLocation(o.QuotaTZ); err != nil {
+			return &usageError{msg: fmt.Sprintf("--quota-tz %q: %v", o.QuotaTZ, err)}
+		}
+	}
+
 	var pool *sender.Pool
 	var s campaign.Sender = dryRunSender{}
 	if !o.DryRun {
@@ -195,7 +210,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		pool, err = sender.New(relays, sender.Options{
 			Rate: part.rate(rate), Burst: part.count(o.Burst), MaxConns: perRelay(part.count(o.Concurrency), len(relays)),
 			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
-			Debug: writerOrNil(debugSMTP),
+			Debug: writerOrNil(debugSMTP), Quota: quota, QuotaZone: zone,
 		})
 		if err != nil {
 			return &configError{err}
@@ -210,8 +225,13 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		// lists keep the default pacing (GOGC=50 for all cost ~10% msgs/s).
 		debug.SetMemoryLimit(48 << 20)
 	}
+	var handed func(string, time.Time, int)
+	if pool != nil {
+		handed = pool.Handed
+	}
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
+		Handed:        handed,
 		ListOptions:   o.ListOptions.campaign(tmpl),
 		Results:       o.Results,
 		DryRun:        o.DryRun,
@@ -245,6 +265,9 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			u.errorf(fmt.Sprintf("not recorded in %s: %s %s %d %s", o.Results, r.Email, r.Status, r.Code, r.Message),
 				"email", r.Email, "status", string(r.Status), "code", int(r.Code))
 		}
+	}
+	if qe := (*sender.QuotaError)(nil); errors.As(err, &qe) {
+		return &exitStatus{code: exitTempFail, hint: qe.Error() + ": run the same command again after that to send the rest"}
 	}
 	if err != nil {
 		return err
