@@ -47,6 +47,7 @@ type SendOptions struct {
 	Shard          string         // K/N: this process sends shard K of N
 	Quota          string         // N/day for every relay without quota= of its own
 	QuotaTZ        string         // time zone of the quotas' midnight (default: TZ, else local)
+	Test           TestMessageOptions
 
 	settings *settings // where each setting came from; passwords
 }
@@ -107,6 +108,7 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 	f.StringVar(&o.Shard, "shard", "", "send only shard `K/N` of the list (0 <= K < N), by a stable hash of the address; --rate, --burst, --concurrency and --domain-limit are then the totals of all N shards")
 	f.StringVar(&o.Quota, "quota", "", "daily quota `N/day` of every relay without quota= in its URL: at most N messages handed to it since midnight, counted from the results file across runs; when every relay's is used the run stops with exit 75")
 	f.StringVar(&o.QuotaTZ, "quota-tz", "", "time `ZONE` whose midnight starts a quota's day, e.g. America/Los_Angeles (default: TZ, else local time)")
+	o.Test.addFlags(f)
 	o.Deliver.addFlags(f)
 	return cmd
 }
@@ -114,6 +116,15 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error {
 	if err := o.required("send"); err != nil {
 		return err
+	}
+	if err := o.Test.check(); err != nil {
+		return err
+	}
+	if o.Test.To != "" && o.DryRun {
+		return &usageError{msg: "--test-to sends one message: it cannot be a --dry-run (mailer preview renders without sending)"}
+	}
+	if o.Test.To != "" && !o.Test.SubjectAsIs {
+		o.Deliver.subjectPrefix = "[test] "
 	}
 	if len(o.Relays) == 0 && !o.DryRun {
 		return &usageError{msg: "send needs --relay URL, or --dry-run to send nothing"}
@@ -143,7 +154,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		return &usageError{msg: err.Error()}
 	}
 	o.Results = results
-	if dir := filepath.Dir(o.Results); dir != "." {
+	if dir := filepath.Dir(o.Results); dir != "." && o.Test.To == "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return &campaign.WriteError{Path: o.Results, Err: err}
 		}
@@ -210,13 +221,16 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		pool, err = sender.New(relays, sender.Options{
 			Rate: part.rate(rate), Burst: part.count(o.Burst), MaxConns: perRelay(part.count(o.Concurrency), len(relays)),
 			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
-			Debug: writerOrNil(debugSMTP), Quota: quota, QuotaZone: zone,
+			Debug: writerOrNil(debugSMTP), Quota: part.count(quota), QuotaZone: zone,
 		})
 		if err != nil {
 			return &configError{err}
 		}
 		defer pool.Close()
 		s = pool
+	}
+	if o.Test.To != "" {
+		return testSend(ctx, o, tmpl, envelope, s, stdout)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Most of what stays live on a long list is the duplicate table (25

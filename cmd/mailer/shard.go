@@ -23,7 +23,7 @@ func checkCampaignName(name string) error {
 }
 
 // share is a shard's part of the campaign's totals: --rate, --burst,
-// --concurrency and --domain-limit are for the whole campaign, and each of
+// --concurrency, --domain-limit and --quota are for the whole campaign, and each of
 // N shards takes 1/N of them. Rates divide exactly; counts (connections,
 // burst, a domain's connections) round down but never below 1, so with
 // more shards than connections the fleet opens N, not fewer than one each.
@@ -70,6 +70,12 @@ func shareNote(o *SendOptions, name string) string {
 		return fmt.Sprintf("; campaign total, shard %s takes %s", sh, formatRate(s.rate(r)))
 	case "concurrency":
 		return fmt.Sprintf("; campaign total, shard %s takes %d", sh, s.count(o.Concurrency))
+	case "quota":
+		q, err := sender.ParseQuota(o.Quota)
+		if err != nil || q == 0 {
+			return ""
+		}
+		return fmt.Sprintf("; campaign total, shard %s takes %d/day", sh, s.count(q))
 	case "burst":
 		return fmt.Sprintf("; campaign total, shard %s takes %d", sh, s.count(o.Burst))
 	case "domain-limit":
