@@ -96,7 +96,18 @@ type planner struct {
 	seen *digestSet    // first line of each address to be sent
 	// domain, when set, rejects rows at domains that take no mail.
 	domain DomainVerdict
+	// shard keeps only the rows on it; the rest are skipped unrecorded.
+	shard Shard
 }
+
+// skip says why classify let a row go without a verdict.
+type skip int
+
+const (
+	keep      skip = iota // a verdict: send or record it
+	skipDone              // final in an earlier run
+	skipShard             // on another shard: never recorded here
+)
 
 // newPlanner makes a planner for a list of about rows rows (0 when not
 // known: the duplicate set then grows as it goes).
@@ -104,10 +115,10 @@ func newPlanner(supp *suppress.Set, done *finished, rows int) *planner {
 	return &planner{supp: supp, done: done, seen: newDigestSet(rows)}
 }
 
-// classify decides what needs no rendering. skip reports a row already
-// final; otherwise v either has a Status (rejected) or is ready to render,
-// with v.Recipient filled.
-func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
+// classify decides what needs no rendering. A skip other than keep
+// reports a row already final or on another shard; otherwise v either has
+// a Status (rejected) or is ready to render, with v.Recipient filled.
+func (p *planner) classify(lr *listReader, r row) (v *Verdict, why skip) {
 	cell := ""
 	if lr.emailAt < len(r.fields) {
 		cell = r.fields[lr.emailAt]
@@ -127,13 +138,18 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		addr.Wire = clip(safetext.String(oneLine(cell)))
 		addr.Key = address.Key(addr.Wire)
 	}
+	if !p.shard.Has(addr.Key) {
+		// The same key as everything below, invalid cells included, so
+		// each row is on exactly one shard and duplicates stay together.
+		return nil, skipShard
+	}
 	d := digestOf(addr.Key)
 	if p.done != nil {
 		if _, ok := p.done.keys.get(d); ok {
 			// Still the first row with this address: later ones are its
 			// duplicates, whether or not this one is sent again.
 			p.seen.put(d, int32(r.line))
-			return nil, true
+			return nil, skipDone
 		}
 	}
 	v = &Verdict{Line: r.line, Email: addr.Wire}
@@ -149,20 +165,20 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
 	}
 	if v.Problem == ProblemDuplicate && p.done != nil && p.done.dupLines[int32(r.line)] {
-		return nil, true // recorded as a duplicate by an earlier run
+		return nil, skipDone // recorded as a duplicate by an earlier run
 	}
 	if v.Status != "" {
-		return v, false
+		return v, keep
 	}
 	p.seen.put(d, int32(r.line))
 	if tooLarge != "" {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
-		return v, false
+		return v, keep
 	}
 	if p.domain != nil {
 		if bad, reason := p.domain(address.Domain(addr.Wire)); bad {
 			v.Status, v.Problem, v.Reason = Invalid, ProblemDomain, reason
-			return v, false
+			return v, keep
 		}
 	}
 	v.Recipient = render.Recipient{Address: addr.Wire, Fields: make(map[string]string, len(lr.columns))}
@@ -172,7 +188,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, skip bool) {
 	if lr.nameAt >= 0 {
 		v.Recipient.Name = r.fields[lr.nameAt]
 	}
-	return v, false
+	return v, keep
 }
 
 // renderVerdict renders a row that classify let through, into buf. A row

@@ -14,7 +14,11 @@ import (
 // by a later run has several rows; the last one is its outcome, and the
 // earlier ones count only towards attempts and time.
 type Report struct {
-	File       string        `json:"file"`
+	File  string   `json:"file"`  // the first file
+	Files []string `json:"files"` // every file read, in order
+	// Shards are the shards the rows were sent by ("K/N", from the
+	// fingerprint column), sorted; empty when none was sharded.
+	Shards     []string      `json:"shards"`
 	Rows       int           `json:"rows"`       // rows in the file
 	Recipients int           `json:"recipients"` // distinct recipients: one outcome each
 	Superseded int           `json:"superseded"` // earlier rows replaced by a later run's
@@ -73,27 +77,59 @@ const ReportTop = 10
 // each recipient's last row, once to count; memory grows by a 16-byte digest
 // and a row number per recipient, like send's duplicate set.
 func BuildReport(path string) (*Report, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("results: %w", err)
+	return BuildReports([]string{path})
+}
+
+// BuildReports reads several results CSVs as one campaign, such as the
+// files of its shards: as if their rows were one file, in the order given.
+func BuildReports(paths []string) (*Report, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("results: no file")
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("results: %w", err)
+		}
+	}
+	var path string // the file being read, for errors
+	readAll := func(fn func(*Record) error) error {
+		for _, path = range paths {
+			if err := readResults(path, fn); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	last := map[digest]int32{}
+	shards := map[string]bool{}
 	n := int32(0)
-	err := readResults(path, func(r *Record) error {
+	err := readAll(func(r *Record) error {
 		n++
 		last[outcomeKey(r)] = n
+		if sh := fingerprintField(r.Fingerprint, "shard"); sh != "" {
+			shards[safetext.String(sh)] = true
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{File: path, Rows: int(n), Recipients: len(last)}
+	rep := &Report{File: paths[0], Files: paths, Rows: int(n), Recipients: len(last), Shards: []string{}}
+	for sh := range shards {
+		rep.Shards = append(rep.Shards, sh)
+	}
+	sort.Strings(rep.Shards)
 	rep.Superseded = rep.Rows - rep.Recipients
 	counts := map[Status]int{}
 	codes, enhanced := map[string]*CodeCount{}, map[string]*CodeCount{}
 	domains := map[string]*DomainCount{}
-	i := int32(0)
-	err = readResults(path, func(r *Record) error {
+	i, fileStart := int32(0), int32(0)
+	prev := ""
+	err = readAll(func(r *Record) error {
 		i++
+		if path != prev {
+			prev, fileStart = path, i-1
+		}
 		if a := int(r.Attempts); a > 0 {
 			rep.Attempts.Total += a
 			rep.Attempts.Max = max(rep.Attempts.Max, a)
@@ -104,7 +140,7 @@ func BuildReport(path string) (*Report, error) {
 		if r.Time != "" {
 			t, err := time.Parse(time.RFC3339, r.Time)
 			if err != nil {
-				return &DataError{File: path, Line: int(i) + 1, Msg: fmt.Sprintf("time %q is not RFC 3339", r.Time)}
+				return &DataError{File: path, Line: int(i-fileStart) + 1, Msg: fmt.Sprintf("time %q is not RFC 3339", r.Time)}
 			}
 			if rep.First.IsZero() || t.Before(rep.First) {
 				rep.First = t

@@ -2,6 +2,10 @@ package campaign
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mailer-dev/mailer/address"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -61,5 +65,53 @@ func TestBuildReportErrors(t *testing.T) {
 	empty := writeFile(t, dir, "empty.csv", "")
 	if r, err := BuildReport(empty); err != nil || r.Recipients != 0 || r.Sent != 0 {
 		t.Errorf("empty file: %+v, %v", r, err)
+	}
+}
+
+// The report over a campaign's shard files is the report of one file with
+// the same rows, and says which files and shards went in.
+func TestBuildReportsOfShards(t *testing.T) {
+	dir := t.TempDir()
+	lines := strings.Split(strings.TrimSpace(resultsCSV), "\n")
+	header := lines[0] + ",fingerprint"
+	parts := make([][]string, 3)
+	var all []string
+	for _, l := range lines[1:] {
+		email, _, _ := strings.Cut(l, ",")
+		k := ShardOf(address.Key(email), 3)
+		row := l + ",list=0123456789abcdef template=0123456789abcdef shard=" + Shard{K: k, N: 3}.String()
+		parts[k] = append(parts[k], row)
+	}
+	var files []string
+	for k, p := range parts {
+		all = append(all, p...)
+		files = append(files, writeFile(t, dir, fmt.Sprintf("shard-%d.csv", k), header+"\n"+strings.Join(p, "\n")+"\n"))
+	}
+	one, err := BuildReport(writeFile(t, dir, "one.csv", header+"\n"+strings.Join(all, "\n")+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := BuildReports(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Files, files) {
+		t.Errorf("files %v, want %v", got.Files, files)
+	}
+	if want := []string{"0/3", "1/3", "2/3"}; !reflect.DeepEqual(got.Shards, want) {
+		t.Errorf("shards %v, want %v", got.Shards, want)
+	}
+	got.File, got.Files, one.File, one.Files = "", nil, "", nil
+	if !reflect.DeepEqual(got, one) {
+		t.Errorf("report of the shards\n%+v\nreport of one file\n%+v", got, one)
+	}
+	if one.Rows != 7 || one.Recipients != 6 {
+		t.Errorf("rows %d, recipients %d", one.Rows, one.Recipients)
+	}
+	// An error names the file and its own line.
+	bad := writeFile(t, dir, "bad.csv", lines[0]+"\na@example.com,delivered,250,,OK,r,1,,yesterday,2\n")
+	var de *DataError
+	if _, err := BuildReports([]string{files[0], bad}); !errors.As(err, &de) || de.File != bad || de.Line != 2 {
+		t.Errorf("bad time in the second file: %v", err)
 	}
 }

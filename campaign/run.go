@@ -43,7 +43,19 @@ type Options struct {
 	// mailbox) are appended to, ready to be a --suppress file next time.
 	BouncesTo string
 	Envelope  Envelope // envelope sender: From, a return path, or VERP
-	Now       func() time.Time
+	// Campaign, when set, names the campaign explicitly; it goes into the
+	// fingerprint, so resuming under another name is refused. Empty: the
+	// results file is the campaign, as before there was a name.
+	Campaign string
+	// Shard keeps only the rows on it (zero: all). It goes into the
+	// fingerprint, so resuming with another shard is refused.
+	Shard Shard
+	Now   func() time.Time
+	// Handed, when set, is told what earlier runs handed to relays, from
+	// the results file: for each row, its relay, time and attempts. A row
+	// of a message in flight when mailer died names no relay and counts 1;
+	// daily quotas count from it.
+	Handed func(relay string, at time.Time, attempts int)
 	// Progress, when set, is called after every recorded outcome, from one
 	// goroutine.
 	Progress func(Progress)
@@ -69,6 +81,9 @@ type Summary struct {
 	// Left is rows neither recorded nor skipped: stopped by --limit or an
 	// interruption. A re-run takes them up.
 	Left int
+	// OtherShards is rows left to the other shards: neither sent nor
+	// recorded by this run.
+	OtherShards int
 	// Recovered is how many recipients a run that died left in flight; they
 	// were recorded unknown at the start of this run.
 	Recovered int
@@ -88,7 +103,7 @@ func (s *Summary) Sent() int {
 // ChangedError is a results file started with another list or template.
 type ChangedError struct {
 	Results string
-	What    string // "list", "template" or "list and template"
+	What    string // "list", "template", "campaign", "shard", or several joined by "and"
 }
 
 func (e *ChangedError) Error() string {
@@ -173,6 +188,7 @@ type run struct {
 	jobs    chan *Verdict
 	outs    chan *Record
 	skipped atomic.Int64 // rows already final, counted by the reader
+	others  atomic.Int64 // rows on other shards, counted by the reader
 
 	readErr          error
 	probeOnce        sync.Once
@@ -182,6 +198,9 @@ type run struct {
 	downOnce         sync.Once
 	downErr          error
 	relaysDown       atomic.Bool // every relay is down: what is left is recorded not tried
+	quotaOnce        sync.Once
+	quotaErr         error       // the *sender.QuotaError that stopped the run
+	quotaHit         atomic.Bool // every relay's daily quota is used: what is left is not recorded
 	recorded         int         // by the writer
 	writeErr         error       // the writer's
 	closeRW, closeJR bool
@@ -196,7 +215,7 @@ func (r *run) setup() error {
 		return err
 	}
 	r.info = info
-	r.fingerprint = "list=" + info.Fingerprint[:16] + " template=" + o.Template.Fingerprint()[:16]
+	r.fingerprint = fingerprint(info.Fingerprint, o.Template.Fingerprint(), o.Campaign, o.Shard)
 	if o.Warn != nil && info.Rows > DefaultUnsubscribeRows && !o.Template.HasListUnsubscribe() {
 		// As check warns: bulk receivers require one-click unsubscribe.
 		o.Warn(WarnNoUnsubscribe, fmt.Sprintf("%d rows and no List-Unsubscribe header in the messages: Gmail and Yahoo require one-click unsubscribe (RFC 8058) from senders of bulk mail", info.Rows))
@@ -242,6 +261,9 @@ func (r *run) setup() error {
 		for _, a := range recovered {
 			rec := r.stamp(&Record{Email: a.email, Line: a.line, MessageID: a.messageID, Status: Unknown, Reason: ReasonInFlight,
 				Message: "mailer stopped while sending this message (crash or kill): the relay may have accepted it"})
+			if o.Handed != nil {
+				o.Handed("", r.o.Now(), 1)
+			}
 			if err := r.rw.write(rec); err != nil {
 				return err
 			}
@@ -323,9 +345,10 @@ func (r *run) feed() error {
 	defer lr.close()
 	p := newPlanner(r.supp, r.done, r.info.Rows) // memory grows only by its duplicate set
 	p.domain = r.o.DomainVerdict
+	p.shard = o.Shard
 	queued := 0
 	for {
-		if r.ctx.Err() != nil && !r.relaysDown.Load() {
+		if r.ctx.Err() != nil && !r.relaysDown.Load() || r.quotaHit.Load() {
 			return nil
 		}
 		if o.Limit > 0 && queued >= o.Limit {
@@ -338,9 +361,13 @@ func (r *run) feed() error {
 		if err != nil {
 			return err // the list changed since ScanList
 		}
-		v, skip := p.classify(lr, row)
-		if skip {
+		v, why := p.classify(lr, row)
+		switch why {
+		case skipDone:
 			r.skipped.Add(1)
+			continue
+		case skipShard:
+			r.others.Add(1)
 			continue
 		}
 		if v.Status == "" && r.relaysDown.Load() {
@@ -415,6 +442,18 @@ func (r *run) send(j *Verdict) *Record {
 		return nil
 	}
 	res := r.s.Send(r.ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
+	if qe := (*sender.QuotaError)(nil); errors.As(res.Err, &qe) {
+		// Every relay's daily quota is used: the run stops taking rows,
+		// and what is left is not recorded (a run after the reset sends
+		// it), unless an earlier try of this message left an outcome.
+		r.quotaOnce.Do(func() { r.quotaErr = qe; r.quotaHit.Store(true) })
+		if res.Attempts == 0 {
+			if err := r.jr.withdraw(rec.Email); err != nil {
+				r.journalFailed(err)
+			}
+			return nil
+		}
+	}
 	if res.Status == sender.Canceled {
 		if err := r.jr.withdraw(rec.Email); err != nil {
 			r.journalFailed(err)
@@ -484,8 +523,9 @@ loop:
 	}
 	sum := r.sum
 	sum.Skipped = int(r.skipped.Load())
+	sum.OtherShards = int(r.others.Load())
 	sum.Elapsed = time.Since(r.start)
-	sum.Left = r.info.Rows - r.recorded - sum.Skipped
+	sum.Left = r.info.Rows - r.recorded - sum.Skipped - sum.OtherShards
 	switch {
 	case r.writeErr != nil:
 		return r.writeErr
@@ -499,6 +539,8 @@ loop:
 		return r.probeErr
 	case r.downErr != nil:
 		return r.downErr
+	case r.quotaErr != nil:
+		return r.quotaErr
 	}
 	return nil
 }
@@ -529,8 +571,9 @@ func (r *run) write(rec *Record) {
 	r.sum.Counts[rec.Status]++
 	r.recorded++
 	if r.o.Progress != nil {
+		// Rows on other shards count as done: they are no work of this run.
 		sk := int(r.skipped.Load())
-		r.o.Progress(Progress{Total: r.info.Rows, Done: r.recorded + sk, Skipped: sk, Elapsed: time.Since(r.start)})
+		r.o.Progress(Progress{Total: r.info.Rows, Done: r.recorded + sk + int(r.others.Load()), Skipped: sk, Elapsed: time.Since(r.start)})
 	}
 }
 
@@ -578,22 +621,16 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		if r.Fingerprint != "" {
 			last = r.Fingerprint
 		}
+		if o.Handed != nil {
+			handed(r, o.Handed)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if last != "" && last != fingerprint && !o.AllowChanged {
-		oldL, oldT, _ := strings.Cut(last, " ")
-		newL, newT, _ := strings.Cut(fingerprint, " ")
-		var what []string
-		if oldL != newL {
-			what = append(what, "list")
-		}
-		if oldT != newT {
-			what = append(what, "template")
-		}
-		return nil, &ChangedError{Results: o.Results, What: strings.Join(what, " and ")}
+		return nil, &ChangedError{Results: o.Results, What: changed(last, fingerprint)}
 	}
 	var lost []attempt
 	for _, a := range jr.prev {
@@ -602,6 +639,58 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		}
 	}
 	return lost, nil
+}
+
+// fingerprint is the fingerprint column: the list and the template, then
+// the campaign name and the shard when given (a file from before they
+// existed, resumed without them, has the same fingerprint as before).
+func fingerprint(list, template, campaign string, shard Shard) string {
+	f := "list=" + list[:16] + " template=" + template[:16]
+	if campaign != "" {
+		f += " campaign=" + campaign
+	}
+	if shard.N > 0 {
+		f += " shard=" + shard.String()
+	}
+	return f
+}
+
+// fingerprintField is the value of name in a fingerprint ("" if absent).
+func fingerprintField(fp, name string) string {
+	for _, f := range strings.Fields(fp) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// changed names what differs between two fingerprints.
+func changed(old, new string) string {
+	var what []string
+	for _, name := range []string{"list", "template", "campaign", "shard"} {
+		if fingerprintField(old, name) != fingerprintField(new, name) {
+			what = append(what, name)
+		}
+	}
+	if len(what) == 0 {
+		what = append(what, "fingerprint")
+	}
+	return strings.Join(what, " and ")
+}
+
+// handed tells fn what the row r says was handed to a relay.
+func handed(r *Record, fn func(string, time.Time, int)) {
+	n, relay := int(r.Attempts), r.Relay
+	if r.Reason == ReasonInFlight {
+		n, relay = 1, ""
+	}
+	if n <= 0 || r.Time == "" {
+		return
+	}
+	if t, err := time.Parse(time.RFC3339, r.Time); err == nil {
+		fn(relay, t, n)
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

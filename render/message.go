@@ -142,7 +142,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 				v = strings.TrimSpace(sb.String())
 			}
 			var err error
-			if hv, err = hd.value(v); err != nil {
+			if hv, err = hd.value(v, t.opts.SubjectPrefix); err != nil {
 				return nil, &RowError{hd.name, err}
 			}
 		}
@@ -265,7 +265,7 @@ type headerValue struct {
 }
 
 // value checks and encodes the rendered value v of the header.
-func (hd *header) value(v string) (headerValue, error) {
+func (hd *header) value(v, subjectPrefix string) (headerValue, error) {
 	at := func(err error) error { return err }
 	if hd.name == "From" { // the envelope sender: say where it is written
 		at = func(err error) error { return fmt.Errorf("%w (template line %d)", err, hd.line) }
@@ -305,6 +305,9 @@ func (hd *header) value(v string) (headerValue, error) {
 	case v == "" && hd.name != "Subject":
 		hv.skip = true
 	default:
+		if hd.name == "Subject" {
+			v = subjectPrefix + v // inside the encoding and the signature
+		}
 		hv.v = mime.QEncoding.Encode("utf-8", v)
 	}
 	return hv, nil

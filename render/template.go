@@ -48,6 +48,9 @@ type Options struct {
 	MaxMessageBytes int64
 	// Tracking, when set, rewrites links for click (and open) tracking.
 	Tracking *Tracking
+	// SubjectPrefix goes before every rendered Subject (a test send's
+	// "[test] "), inside the signature and the encoding.
+	SubjectPrefix string
 }
 
 // Template is a parsed campaign template: header templates and the text
@@ -234,7 +237,7 @@ func Parse(name string, src []byte, opts Options) (*Template, error) {
 		h.tmpl = tm
 		h.prog = compile(tm.Tree)
 		if v, ok := h.prog.literal(); ok {
-			if hv, err := h.value(strings.TrimSpace(v)); err == nil {
+			if hv, err := h.value(strings.TrimSpace(v), opts.SubjectPrefix); err == nil {
 				h.static, h.staticLen = &hv, len(v)
 			}
 		}

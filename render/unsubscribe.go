@@ -25,13 +25,16 @@ import (
 type Unsubscribe struct {
 	// URL is a text/template for the per-recipient HTTPS URL. Its data has
 	// .Address (the normalised address), .Token (UnsubscribeToken of it) and
-	// .Fields (the row), for example
+	// .Fields (the row) and .Campaign, for example
 	//	https://acme.example/unsubscribe?a={{.Address | urlquery}}&t={{.Token}}
 	// It must render an https:// URL that carries .Token.
 	URL string
 	// Mailto is an optional address for the mailto: alternative
 	// (RFC 2369), used by receivers that do not do HTTPS POST.
 	Mailto string
+	// Campaign is the campaign's name, .Campaign in URL, so that one
+	// endpoint can tell campaigns apart.
+	Campaign string
 	// Secret keys the HMAC of the token. It comes from the environment,
 	// never from a flag, so it does not show in process listings.
 	Secret []byte
@@ -93,15 +96,17 @@ func unsubscribeFunc(data map[string]string) (string, error) {
 
 // unsubscriber renders the per-recipient URL and the header values.
 type unsubscriber struct {
-	url    *template.Template
-	mailto string
-	secret []byte
+	url      *template.Template
+	campaign string
+	mailto   string
+	secret   []byte
 }
 
 type unsubscribeData struct {
-	Address string
-	Token   string
-	Fields  map[string]string
+	Address  string
+	Token    string
+	Fields   map[string]string
+	Campaign string
 }
 
 func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
@@ -112,7 +117,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unsubscribe URL: %s", cleanTemplateErr(err))
 	}
-	us := &unsubscriber{url: t, secret: u.Secret}
+	us := &unsubscriber{url: t, secret: u.Secret, campaign: u.Campaign}
 	if u.Mailto != "" {
 		a, err := mail.ParseAddress(u.Mailto)
 		if err != nil || a.Name != "" {
@@ -138,7 +143,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 // urlFor renders the unsubscribe URL of addr.
 func (us *unsubscriber) urlFor(addr string, fields map[string]string) (string, error) {
 	var sb strings.Builder
-	d := unsubscribeData{Address: address.Key(addr), Token: UnsubscribeToken(us.secret, addr), Fields: fields}
+	d := unsubscribeData{Address: address.Key(addr), Token: UnsubscribeToken(us.secret, addr), Fields: fields, Campaign: us.campaign}
 	if err := us.url.Execute(&sb, d); err != nil {
 		if s := err.Error(); strings.Contains(s, "map has no entry for key") {
 			return "", fmt.Errorf("unsubscribe URL: %v", execErr(err))

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -47,6 +48,15 @@ type Options struct {
 	// AUTH [30s]. CommandTimeout covers each later command [60s] and
 	// DataTimeout the body and the reply after the final dot [5m].
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+	// Quota is each relay's daily quota when the relay sets none (0: none):
+	// a relay that was handed that many messages since midnight in
+	// QuotaZone [time.Local] takes no more until the next midnight. When
+	// every relay's quota is used, Send returns a *QuotaError. Handed counts
+	// what earlier runs sent today.
+	Quota     int
+	QuotaZone *time.Location
+	// Now is the clock of the quotas [time.Now].
+	Now func() time.Time
 	// Debug, when set, receives the SMTP transcript of every connection,
 	// each line prefixed with the connection's number and direction, the
 	// AUTH exchange and message bodies left out (package
@@ -79,6 +89,12 @@ func (o *Options) defaults() {
 	}
 	if o.HelloName == "" {
 		o.HelloName = "localhost"
+	}
+	if o.QuotaZone == nil {
+		o.QuotaZone = time.Local
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 30 * time.Second
@@ -147,7 +163,9 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 		p.domains[strings.ToLower(name)] = newDomain(dl)
 	}
 	for _, rc := range relays {
-		p.relays = append(p.relays, newUpstream(p, len(p.relays), rc))
+		u := newUpstream(p, len(p.relays), rc)
+		u.quota = newQuota(cmp.Or(rc.Quota, opts.Quota), opts.QuotaZone, opts.Now)
+		p.relays = append(p.relays, u)
 	}
 	return p, nil
 }
@@ -387,9 +405,18 @@ func (p *Pool) pick(ctx context.Context, tried, exclude uint64, giveUp *time.Tim
 		total := 0
 		earliest := time.Time{}
 		changed := p.changed
+		var quotaReset time.Time // set when a relay was passed over for its quota
 		for _, r := range p.relays {
 			if exclude&(1<<r.index) != 0 {
 				continue
+			}
+			if r.quota != nil {
+				if full, next := r.quota.full(); full {
+					if quotaReset.IsZero() || next.Before(quotaReset) {
+						quotaReset = next
+					}
+					continue
+				}
 			}
 			if until := r.downUntil(); now.Before(until) {
 				if earliest.IsZero() || until.Before(earliest) {
@@ -414,10 +441,16 @@ func (p *Pool) pick(ctx context.Context, tried, exclude uint64, giveUp *time.Tim
 		}
 		if best != nil {
 			best.current -= total
+			if best.quota != nil {
+				best.quota.take() // under p.mu: no other pick sees it not yet full
+			}
 			p.mu.Unlock()
 			return best, nil
 		}
 		p.mu.Unlock()
+		if earliest.IsZero() && !quotaReset.IsZero() {
+			return nil, &QuotaError{Reset: quotaReset} // none down, the rest at quota
+		}
 		if giveUp.IsZero() {
 			*giveUp = now.Add(p.opts.UnavailableWait)
 		}

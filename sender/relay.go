@@ -48,6 +48,9 @@ type Relay struct {
 	// TLSConfig overrides the TLS settings: the ca= parameter sets its
 	// RootCAs (tests set it for a private CA).
 	TLSConfig *tls.Config
+	// Quota is how many messages the relay takes a day, from midnight in
+	// the pool's QuotaZone (0: the pool's Quota).
+	Quota int
 	// CAFile is the ca= parameter: a PEM file of the authorities trusted
 	// for this relay instead of the system's roots.
 	CAFile string
@@ -76,7 +79,7 @@ func (e *PlaintextError) Error() string {
 //	smtp+plain://host[:25]          no TLS; loopback only unless allowPlain
 //
 // Query parameters set per-relay limits: max_conns, msgs_per_conn, rate
-// (N/s, N/m or N/h) and weight; ca names a PEM file of the certificate
+// (N/s, N/m or N/h), weight and quota (N/day); ca names a PEM file of the certificate
 // authorities to trust for this relay instead of the system's roots (which
 // Go reads from SSL_CERT_FILE and SSL_CERT_DIR when they are set). A
 // password in the URL is refused: it would show in process listings and
@@ -144,6 +147,12 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 				return Relay{}, fmt.Errorf("relay %s: %w", r.Name, err)
 			}
 			r.Rate = l
+		case "quota":
+			n, err := ParseQuota(v)
+			if err != nil || n == 0 {
+				return Relay{}, fmt.Errorf("relay %s: quota=%q: want N/day with N at least 1", r.Name, v)
+			}
+			r.Quota = n
 		case "ca":
 			if r.Security == Plain {
 				return Relay{}, fmt.Errorf("relay %s: ca=%s: smtp+plain:// has no TLS to verify", r.Name, v)
@@ -154,7 +163,7 @@ func ParseRelay(raw string, allowPlain bool) (Relay, error) {
 			}
 			r.TLSConfig, r.CAFile = cfg, v
 		default:
-			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate, weight, ca)", r.Name, k)
+			return Relay{}, fmt.Errorf("relay %s: unknown parameter %q (known: max_conns, msgs_per_conn, rate, weight, quota, ca)", r.Name, k)
 		}
 	}
 	return r, nil

@@ -23,7 +23,8 @@ type upstream struct {
 	// a pipelining connection's next write (lane.go).
 	handoff chan *job
 	closed  atomic.Bool
-	current int // weighted round-robin state, under pool.mu
+	current int    // weighted round-robin state, under pool.mu
+	quota   *quota // the daily quota; nil: none
 
 	// limiter carries the relay's own rate (base) and, after throttling,
 	// the reduced one; limited says whether it can hold anyone up.

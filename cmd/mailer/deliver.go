@@ -39,6 +39,8 @@ type DeliverOptions struct {
 	ReturnPath        string // envelope sender (default: the From address)
 	VERP              bool   // encode each recipient into ReturnPath
 	Track             TrackOptions
+
+	subjectPrefix string // a test send's "[test] "
 }
 
 func (d *DeliverOptions) addFlags(f *pflag.FlagSet) {
@@ -110,6 +112,7 @@ func (d *DeliverOptions) renderOptions(dir string, getenv func(string) string) (
 		o.MaxMessageBytes = size
 	}
 	o.AttachColumn = d.AttachColumn
+	o.SubjectPrefix = d.subjectPrefix
 	if dir != "" {
 		// os.Root refuses every path that leaves dir, through ".." or a
 		// symbolic link. It stays open for the life of the command.
@@ -186,6 +189,9 @@ func loadTemplateWith(name, campaign string, d *DeliverOptions) (*render.Templat
 	o.Now, o.MessageID = time.Now, messageIDFunc(campaign)
 	if o.Tracking, err = d.Track.tracking(campaign, os.Getenv); err != nil {
 		return nil, err
+	}
+	if o.Unsubscribe != nil {
+		o.Unsubscribe.Campaign = campaign
 	}
 	return render.Parse(name, src, o)
 }

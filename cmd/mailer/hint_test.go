@@ -83,7 +83,7 @@ func TestInternalErrorsExit70(t *testing.T) {
 		{"bad flag value", runFuncs{send: func(*SendOptions) error { t.Error("ran"); return nil }},
 			[]string{"send", "--concurrency", "many"}, exitUsage, []string{`invalid argument "many" for "--concurrency" flag`}},
 		{"wrong arguments", runFuncs{report: func(*ReportOptions) error { t.Error("ran"); return nil }},
-			[]string{"report"}, exitUsage, []string{"mailer: error: accepts 1 arg(s), received 0 (see mailer report --help)\n"}},
+			[]string{"report"}, exitUsage, []string{"mailer: error: requires at least 1 arg(s), only received 0 (see mailer report --help)\n"}},
 		{"unknown command", runFuncs{}, []string{"bogus"}, exitUsage, []string{`mailer: error: unknown command "bogus" for "mailer" (see mailer --help)` + "\n"}},
 	}
 	for _, c := range cases {

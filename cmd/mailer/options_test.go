@@ -119,8 +119,9 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 		args []string
 		want ReportOptions
 	}{
-		{[]string{"report", "r.csv"}, ReportOptions{Results: "r.csv", Format: "text"}},
-		{[]string{"report", "--format", "json", "r.csv", "--html", "r.html"}, ReportOptions{Results: "r.csv", Format: "json", HTML: "r.html"}},
+		{[]string{"report", "r.csv"}, ReportOptions{Results: []string{"r.csv"}, Format: "text"}},
+		{[]string{"report", "a.csv", "shard-*.csv"}, ReportOptions{Results: []string{"a.csv", "shard-*.csv"}, Format: "text"}},
+		{[]string{"report", "--format", "json", "r.csv", "--html", "r.html"}, ReportOptions{Results: []string{"r.csv"}, Format: "json", HTML: "r.html"}},
 	}
 	for _, c := range reports {
 		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*ReportOptions) error) { rf.report = f }, c.args), c.want)

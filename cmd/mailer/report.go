@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 
 // ReportOptions are the settings of `mailer report`.
 type ReportOptions struct {
-	Results string
+	Results []string // files or glob patterns
 	Format  string
 	HTML    string
 }
@@ -24,14 +26,15 @@ type ReportOptions struct {
 func newReportCmd(stdout io.Writer, runF func(*ReportOptions) error) *cobra.Command {
 	o := &ReportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report RESULTS.csv [--format text|json] [--html FILE]",
-		Short: "Summarise a results CSV: outcomes, rates, SMTP codes, domains, attempts, time",
+		Use:   "report RESULTS.csv... [--format text|json] [--html FILE]",
+		Short: "Summarise results CSVs as one campaign: outcomes, rates, SMTP codes, domains, attempts, time",
 		Example: `  mailer report results.csv
   mailer report results.csv --format json
-  mailer report results.csv --html report.html`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+  mailer report results.csv --html report.html
+  mailer report 'results/shard-*.csv'     # the shards of one campaign, as one`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Results = args[0]
+			o.Results = args
 			if runF != nil {
 				return runF(o)
 			}
@@ -48,7 +51,11 @@ func runReport(o *ReportOptions, stdout io.Writer) error {
 	if o.Format != "text" && o.Format != "json" {
 		return &usageError{msg: fmt.Sprintf("--format %q: want text or json", o.Format)}
 	}
-	rep, err := campaign.BuildReport(o.Results)
+	files, err := expandResultsArgs(o.Results)
+	if err != nil {
+		return err
+	}
+	rep, err := campaign.BuildReports(files)
 	if err != nil {
 		return err
 	}
@@ -70,10 +77,80 @@ func runReport(o *ReportOptions, stdout io.Writer) error {
 	return nil
 }
 
+// expandResultsArgs expands glob patterns among the report's arguments
+// itself, so a quoted pattern works as an unquoted one (and a crontab or
+// a Kubernetes args list, where no shell expands, works too). A file
+// named twice is read once.
+func expandResultsArgs(args []string) ([]string, error) {
+	var files []string
+	seen := map[string]bool{}
+	for _, a := range args {
+		names := []string{a}
+		if strings.ContainsAny(a, "*?[") {
+			if _, err := os.Stat(a); err != nil { // not a file with such a name
+				m, err := filepath.Glob(a)
+				if err != nil {
+					return nil, &usageError{msg: fmt.Sprintf("results pattern %q: %v", a, err)}
+				}
+				if len(m) == 0 {
+					return nil, fmt.Errorf("results: no file matches %q: %w", a, fs.ErrNotExist)
+				}
+				names = m
+			}
+		}
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				files = append(files, n)
+			}
+		}
+	}
+	return files, nil
+}
+
+// sourcesLine says which files and shards a report is made of.
+func sourcesLine(r *campaign.Report) string {
+	s := r.File
+	if len(r.Files) > 1 {
+		s = fmt.Sprintf("%d files (%s)", len(r.Files), strings.Join(r.Files, ", "))
+	}
+	if len(r.Shards) > 0 {
+		word := "shards"
+		if len(r.Shards) == 1 {
+			word = "shard"
+		}
+		s += fmt.Sprintf("; %d %s: %s", len(r.Shards), word, strings.Join(r.Shards, " "))
+		if miss := missingShards(r.Shards); len(miss) > 0 {
+			s += " (missing " + strings.Join(miss, " ") + ")"
+		}
+	}
+	return s
+}
+
+// missingShards are the shards K/N of a campaign split N ways that no
+// file had rows of.
+func missingShards(have []string) []string {
+	var miss []string
+	got := map[string]bool{}
+	n := 0
+	for _, h := range have {
+		got[h] = true
+		if sh, err := campaign.ParseShard(h); err == nil {
+			n = max(n, sh.N)
+		}
+	}
+	for k := 0; k < n && n <= 1000; k++ {
+		if sh := (campaign.Shard{K: k, N: n}).String(); !got[sh] {
+			miss = append(miss, sh)
+		}
+	}
+	return miss
+}
+
 func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 
 func printReport(w io.Writer, r *campaign.Report) {
-	fmt.Fprintf(w, "report: %s\n", r.File)
+	fmt.Fprintf(w, "report: %s\n", sourcesLine(r))
 	rows := ""
 	if r.Superseded > 0 {
 		rows = fmt.Sprintf(" (%d rows; %d superseded by a later run)", r.Rows, r.Superseded)
@@ -125,6 +202,7 @@ type reportView struct {
 	Height  int
 	Elapsed string
 	Rates   [][2]string
+	Sources string // files and shards
 }
 
 type bar struct {
@@ -141,7 +219,7 @@ var statusColors = map[campaign.Status]string{
 }
 
 func newReportView(r *campaign.Report) reportView {
-	v := reportView{Report: r, Elapsed: time.Duration(r.Elapsed * float64(time.Second)).String()}
+	v := reportView{Report: r, Sources: sourcesLine(r), Elapsed: time.Duration(r.Elapsed * float64(time.Second)).String()}
 	most := 1
 	for _, s := range r.Statuses {
 		most = max(most, s.Count)
@@ -176,7 +254,7 @@ var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>mailer report: {{.File}}</title>
+<title>mailer report: {{.Sources}}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 60em; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; }
@@ -187,7 +265,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 </style></head>
 <body>
 <h1>Campaign report</h1>
-<p>{{.File}}: {{.Recipients}} recipients{{if .Superseded}} ({{.Rows}} rows, {{.Superseded}} superseded by a later run){{end}}{{if not .First.IsZero}}, {{time .First}} to {{time .Last}} ({{.Elapsed}}){{end}}.</p>
+<p id="sources">{{.Sources}}: {{.Recipients}} recipients{{if .Superseded}} ({{.Rows}} rows, {{.Superseded}} superseded by a later run){{end}}{{if not .First.IsZero}}, {{time .First}} to {{time .Last}} ({{.Elapsed}}){{end}}.</p>
 {{if .Rates}}<p class="rates">{{range .Rates}}<span><b>{{index . 1}}</b>{{index . 0}}</span>{{end}}</p>{{end}}
 <h2>Outcomes</h2>
 <svg id="outcomes" role="img" aria-label="outcomes by status" xmlns="http://www.w3.org/2000/svg" width="760" height="{{.Height}}" viewBox="0 0 760 {{.Height}}">

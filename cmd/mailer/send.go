@@ -44,6 +44,11 @@ type SendOptions struct {
 	LogFormat      string
 	Deliver        DeliverOptions // unsubscribe, DKIM, attachments, envelope sender
 	DNS            DNSOptions     // --dns (dns.go)
+	Campaign       string         // explicit campaign name (default: from the results path)
+	Shard          string         // K/N: this process sends shard K of N
+	Quota          string         // N/day for every relay without quota= of its own
+	QuotaTZ        string         // time zone of the quotas' midnight (default: TZ, else local)
+	Test           TestMessageOptions
 
 	settings *settings // where each setting came from; passwords
 }
@@ -100,6 +105,11 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 	f.BoolVar(&o.AllowChanged, "allow-changed", false, "resume although the list or template changed since the results file was started")
 	f.StringVar(&o.BouncesTo, "bounces-to", "", "append hard bounces (5.1.x) to this `CSV`, usable as a --suppress file")
 	f.StringVar(&o.DebugSMTP, "debug-smtp", "", "append the SMTP transcript of every connection to `FILE` (AUTH and message bodies left out)")
+	f.StringVar(&o.Campaign, "campaign", "", "campaign `ID` for Message-IDs, the unsubscribe URL's .Campaign and the results fingerprint (default: derived from the results path); give it when several shards or machines run one campaign")
+	f.StringVar(&o.Shard, "shard", "", "send only shard `K/N` of the list (0 <= K < N), by a stable hash of the address; --rate, --burst, --concurrency and --domain-limit are then the totals of all N shards")
+	f.StringVar(&o.Quota, "quota", "", "daily quota `N/day` of every relay without quota= in its URL: at most N messages handed to it since midnight, counted from the results file across runs; when every relay's is used the run stops with exit 75")
+	f.StringVar(&o.QuotaTZ, "quota-tz", "", "time `ZONE` whose midnight starts a quota's day, e.g. America/Los_Angeles (default: TZ, else local time)")
+	o.Test.addFlags(f)
 	o.Deliver.addFlags(f)
 	o.DNS.addFlags(f, false)
 	return cmd
@@ -108,6 +118,15 @@ func newSendCmd(stdout io.Writer, u *ui, runF func(*SendOptions) error) *cobra.C
 func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error {
 	if err := o.required("send"); err != nil {
 		return err
+	}
+	if err := o.Test.check(); err != nil {
+		return err
+	}
+	if o.Test.To != "" && o.DryRun {
+		return &usageError{msg: "--test-to sends one message: it cannot be a --dry-run (mailer preview renders without sending)"}
+	}
+	if o.Test.To != "" && !o.Test.SubjectAsIs {
+		o.Deliver.subjectPrefix = "[test] "
 	}
 	if len(o.Relays) == 0 && !o.DryRun {
 		return &usageError{msg: "send needs --relay URL, or --dry-run to send nothing"}
@@ -124,12 +143,20 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			o.Results = "results.dry-run.csv"
 		}
 	}
+	if err := checkCampaignName(o.Campaign); err != nil {
+		return err
+	}
+	shard, err := campaign.ParseShard(o.Shard)
+	if err != nil {
+		return &usageError{msg: "--" + err.Error()}
+	}
+	part := shareOf(shard)
 	results, err := expandResultsPath(o.Results, time.Now())
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
 	o.Results = results
-	if dir := filepath.Dir(o.Results); dir != "." {
+	if dir := filepath.Dir(o.Results); dir != "." && o.Test.To == "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return &campaign.WriteError{Path: o.Results, Err: err}
 		}
@@ -155,9 +182,20 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 	if err != nil {
 		return err
 	}
-	tmpl, err := loadTemplateWith(o.Template, campaignID(o.Results), &o.Deliver)
+	tmpl, err := loadTemplateWith(o.Template, o.campaignID(), &o.Deliver)
 	if err != nil {
 		return err
+	}
+
+	quota, err := sender.ParseQuota(o.Quota)
+	if err != nil {
+		return &usageError{msg: "--" + err.Error()}
+	}
+	zone := time.Local
+	if o.QuotaTZ != "" {
+		if zone, err = time.LoadLocation(o.QuotaTZ); err != nil {
+			return &usageError{msg: fmt.Sprintf("--quota-tz %q: %v", o.QuotaTZ, err)}
+		}
 	}
 
 	var pool *sender.Pool
@@ -173,7 +211,7 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			if err != nil {
 				return &configError{err}
 			}
-			domains[d] = dl
+			domains[d] = part.domain(dl)
 		}
 		debugSMTP, err := openTranscript(o.DebugSMTP, "--debug-smtp", "mailer send")
 		if err != nil {
@@ -183,15 +221,18 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			defer debugSMTP.Close() // after pool.Close, so the QUITs are in it
 		}
 		pool, err = sender.New(relays, sender.Options{
-			Rate: rate, Burst: o.Burst, MaxConns: perRelay(o.Concurrency, len(relays)),
+			Rate: part.rate(rate), Burst: part.count(o.Burst), MaxConns: perRelay(part.count(o.Concurrency), len(relays)),
 			MaxAttempts: o.MaxAttempts, HelloName: hello, Domains: domains,
-			Debug: writerOrNil(debugSMTP),
+			Debug: writerOrNil(debugSMTP), Quota: part.count(quota), QuotaZone: zone,
 		})
 		if err != nil {
 			return &configError{err}
 		}
 		defer pool.Close()
 		s = pool
+	}
+	if o.Test.To != "" {
+		return testSend(ctx, o, tmpl, envelope, s, stdout)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Most of what stays live on a long list is the duplicate table (25
@@ -205,14 +246,21 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 		return err
 	}
 	warnDNS(u, &o.DNS, dnsRep)
+	var handed func(string, time.Time, int)
+	if pool != nil {
+		handed = pool.Handed
+	}
 	prog := newProgress(u, o.Quiet)
 	sum, err := campaign.Run(ctx, campaign.Options{
+		Handed:      handed,
 		ListOptions: o.ListOptions.campaignWith(tmpl, verdict(dnsRep)),
 		Results:     o.Results,
 		DryRun:      o.DryRun,
 		// LaneDepth messages per connection keep a pipelining relay's
 		// connections busy: the next message's commands ride with a body.
-		Concurrency:   o.Concurrency * sender.LaneDepth,
+		Concurrency:   part.count(o.Concurrency) * sender.LaneDepth,
+		Campaign:      o.Campaign,
+		Shard:         shard,
 		Limit:         o.Limit,
 		ResendUnknown: o.ResendUnknown,
 		AllowChanged:  o.AllowChanged,
@@ -240,6 +288,9 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 			u.errorf(fmt.Sprintf("not recorded in %s: %s %s %d %s", o.Results, r.Email, r.Status, r.Code, r.Message),
 				"email", r.Email, "status", string(r.Status), "code", int(r.Code))
 		}
+	}
+	if qe := (*sender.QuotaError)(nil); errors.As(err, &qe) {
+		return &exitStatus{code: exitTempFail, hint: qe.Error() + ": run the same command again after that to send the rest"}
 	}
 	if err != nil {
 		return err
@@ -307,7 +358,7 @@ func printConfig(w io.Writer, c *cobra.Command, o *SendOptions) error {
 			v, why = defaultHelloName(t)
 			src += ": " + why
 		}
-		fmt.Fprintf(w, "%s: %s  # %s\n", name, v, src)
+		fmt.Fprintf(w, "%s: %s  # %s%s\n", name, v, src, shareNote(o, name))
 	}
 	return nil
 }
@@ -337,8 +388,16 @@ func perRelay(total, relays int) int {
 	return n
 }
 
-// campaignID names the campaign for Message-IDs: the results file is the
-// campaign's identity (resuming it is continuing the campaign), so retries
+// campaignID is --campaign, else the name derived from the results path.
+func (o *SendOptions) campaignID() string {
+	if o.Campaign != "" {
+		return o.Campaign
+	}
+	return campaignID(o.Results)
+}
+
+// campaignID names the campaign for Message-IDs when --campaign is not
+// given: the results file is the campaign's identity (resuming it is continuing the campaign), so retries
 // of a recipient keep their Message-ID. It is the real file that counts:
 // a symlink to it, or another spelling of its path, is the same campaign.
 func campaignID(results string) string {
@@ -365,7 +424,11 @@ func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
 	if o.DryRun {
 		mode = "dry run"
 	}
-	fmt.Fprintf(w, "%s: %s -> %s\n", mode, o.List, o.Results)
+	shard := ""
+	if o.Shard != "" {
+		shard = " (shard " + o.Shard + ")"
+	}
+	fmt.Fprintf(w, "%s: %s -> %s%s\n", mode, o.List, o.Results, shard)
 	var parts []string
 	for _, st := range campaign.Statuses {
 		if n := s.Counts[st]; n > 0 {
@@ -377,6 +440,9 @@ func printSummary(w io.Writer, o *SendOptions, s *campaign.Summary) {
 	}
 	if s.Left > 0 {
 		parts = append(parts, fmt.Sprintf("not yet processed %d", s.Left))
+	}
+	if s.OtherShards > 0 {
+		parts = append(parts, fmt.Sprintf("on other shards %d", s.OtherShards))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "nothing to do: every recipient already has a final result")
