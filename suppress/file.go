@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
 // Columns is the header row a new suppression file gets. The first four
@@ -102,7 +104,9 @@ func Read(path string, fn func(Entry) error) error {
 		if err != nil {
 			return csvErr(path, err)
 		}
-		e := Entry{Email: get(rec, "email"), Code: get(rec, "code"), Diagnostic: get(rec, "diagnostic"),
+		// Writer guards cells against spreadsheet formulas ('-x@...); an
+		// address that starts like one is still that address.
+		e := Entry{Email: safetext.Uncell(get(rec, "email")), Code: get(rec, "code"), Diagnostic: safetext.Uncell(get(rec, "diagnostic")),
 			Reason: Reason(get(rec, "reason")), Source: get(rec, "source")}
 		if t := get(rec, "time"); t != "" {
 			if e.Time, err = time.Parse(time.RFC3339, t); err != nil {
