@@ -95,7 +95,7 @@ func TestLoadSet(t *testing.T) {
 }
 
 func TestForBounce(t *testing.T) {
-	for code, want := range map[string]Reason{"5.1.1": HardBounce, "5.1.10": HardBounce, "5.2.2": "", "5.7.1": "", "4.1.1": "", "": ""} {
+	for code, want := range map[string]Reason{"5.1.1": HardBounce, "5.1.10": HardBounce, "5.1.7": "", "5.1.8": "", "5.2.2": "", "5.7.1": "", "4.1.1": "", "": ""} {
 		got, ok := ForBounce(code)
 		if got != want || ok != (want != "") {
 			t.Errorf("ForBounce(%q) = %q, %v; want %q", code, got, ok, want)
