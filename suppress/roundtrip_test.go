@@ -30,3 +30,33 @@ func TestAppendedAddressSuppresses(t *testing.T) {
 		}
 	}
 }
+
+// TestLastLineWithoutNewline: a suppression file written by a person or a
+// spreadsheet (Google Sheets exports, editors that add no final newline)
+// may end without a newline. Its last address is suppressed all the same,
+// and an Append keeps it.
+func TestLastLineWithoutNewline(t *testing.T) {
+	path := write(t, "s.csv", "email,reason\nbob@example.com,manual\nann@example.com,manual")
+	set, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.File("ann@example.com") == "" {
+		t.Error("the last address of a file without a final newline is not suppressed")
+	}
+	w, err := OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Append(Entry{Email: "cy@example.com", Reason: Unsubscribe}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range readAll(t, path) {
+		got[e.Email] = true
+	}
+	if !got["ann@example.com"] || !got["bob@example.com"] || !got["cy@example.com"] {
+		t.Errorf("after an Append the file holds %v: an address a person wrote was cut", got)
+	}
+}
