@@ -110,6 +110,15 @@ func (r *Record) isDuplicate() bool {
 	return r.Reason == ReasonDuplicate
 }
 
+// isResent reports whether r records a send to a recipient an earlier run
+// recorded unknown (ResendUnknown).
+func (r *Record) isResent() bool {
+	if r.legacy {
+		return strings.HasPrefix(r.Message, ResentUnknown)
+	}
+	return r.Reason == ReasonResentUnknown
+}
+
 // BlankInt is a number in the results CSV that is left empty when zero (no
 // SMTP code, no attempt), so a spreadsheet shows blanks rather than zeros.
 type BlankInt int

@@ -603,15 +603,23 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 		line  int
 	}
 	answered := map[row]bool{} // outcomes of sends by the journal's run
+	// unknownDone are recipients recorded unknown, final unless a later
+	// resend of theirs (ResendUnknown) was deferred or blocked: that row is
+	// their outcome, and a plain re-run retries it like any other.
+	unknownDone := map[digest]bool{}
 	last := ""
 	err := scanResults(o.Results, jr.base, func(r *Record, after bool) error {
 		switch {
 		case r.isDuplicate():
 			done.dupLines[int32(r.Line)] = true
-		case r.Status.Final() && (r.Status != Unknown || !o.ResendUnknown):
-			done.keys.put(digestOf(address.Key(r.Email)), 1)
-		case r.Status == Unknown: // and resent: its new row says so
+		case r.Status == Unknown && o.ResendUnknown: // resent: its new row says so
 			done.unknown[digestOf(address.Key(r.Email))] = true
+		case r.Status == Unknown:
+			unknownDone[digestOf(address.Key(r.Email))] = true
+		case r.Status.Final():
+			done.keys.put(digestOf(address.Key(r.Email)), 1)
+		case r.isResent():
+			delete(unknownDone, digestOf(address.Key(r.Email)))
 		}
 		// Only what a send produced answers an attempt, and only for the
 		// same row: a duplicate's row never does.
@@ -628,6 +636,9 @@ func loadState(o Options, jr *journal, fingerprint string, done *finished) ([]at
 	})
 	if err != nil {
 		return nil, err
+	}
+	for d := range unknownDone {
+		done.keys.put(d, 1)
 	}
 	if last != "" && last != fingerprint && !o.AllowChanged {
 		return nil, &ChangedError{Results: o.Results, What: changed(last, fingerprint)}

@@ -313,7 +313,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 			// A relay that refuses the sender says nothing about the
 			// recipient: another relay may take it, whatever MaxAttempts.
 			blocked |= 1 << r.index
-			if p.healthyBesides(blocked) {
+			if p.usableBesides(blocked) { // pick waits for one that is down for a while
 				last, hurry = res, true
 				continue
 			}
@@ -469,11 +469,18 @@ func (p *Pool) pick(ctx context.Context, tried, exclude uint64, giveUp *time.Tim
 	}
 }
 
-// healthyBesides reports whether a relay outside mask is in the pool now.
-func (p *Pool) healthyBesides(mask uint64) bool {
-	now := time.Now()
+// usableBesides reports whether a relay outside mask may take a message in
+// this run: one that has not refused the sender, even if it is down for a
+// while.
+func (p *Pool) usableBesides(mask uint64) bool {
 	for _, r := range p.relays {
-		if mask&(1<<r.index) == 0 && !now.Before(r.downUntil()) {
+		if mask&(1<<r.index) != 0 {
+			continue
+		}
+		r.mu.Lock()
+		refused := r.refused
+		r.mu.Unlock()
+		if !refused {
 			return true
 		}
 	}

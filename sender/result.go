@@ -102,10 +102,17 @@ func (e *ReplyError) RefusesSender() bool {
 		return true
 	case strings.HasPrefix(e.Enhanced, "5.7."):
 		return true
+	case e.Enhanced == "5.1.7", e.Enhanced == "5.1.8":
+		// RFC 3463: bad sender's mailbox address syntax, bad sender's
+		// system address; Postfix gives them at RCPT (smtpd_delay_reject).
+		return true
 	}
-	// Relays without enhanced codes (RFC 2034) still say so in words.
+	// Relays without enhanced codes (RFC 2034) still say so in words;
+	// Postfix's sender restrictions, applied at RCPT, all say "Sender
+	// address rejected".
 	t := strings.ToLower(e.Message)
-	return strings.Contains(t, "relay access denied") || strings.Contains(t, "relaying denied") || strings.Contains(t, "authentication required")
+	return strings.Contains(t, "relay access denied") || strings.Contains(t, "relaying denied") || strings.Contains(t, "authentication required") ||
+		strings.Contains(t, "sender address rejected")
 }
 
 // authProblem reports a refusal that is about the session's credentials or

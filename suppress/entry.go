@@ -40,6 +40,9 @@ func (e Entry) Key() string { return address.Key(e.Email) }
 // mailbox (5.2.x) may empty, and a policy refusal (5.7.x) is the sender's
 // to fix, never the recipient's.
 func ForBounce(enhanced string) (Reason, bool) {
+	if enhanced == "5.1.7" || enhanced == "5.1.8" {
+		return "", false // the sender's address, not the recipient's
+	}
 	if strings.HasPrefix(enhanced, "5.1.") {
 		return HardBounce, true
 	}

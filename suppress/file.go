@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
 // Columns is the header row a new suppression file gets. The first four
@@ -57,18 +59,22 @@ func columnIndex(header []string) map[string]int {
 
 // Read calls fn with every entry of the file at path, in order. The file is
 // a CSV with a header row that has an email column (a byte-order mark is
-// skipped); other columns are optional. A last line without its newline is
-// one an append was writing when its process died: it is not an entry yet,
-// and Read passes over it.
+// skipped); other columns are optional. A last line without its newline
+// is read when it is a whole CSV record (people and spreadsheets write files
+// without a final newline); one that is not (an open quote: an append cut
+// short by a crash) is not an entry yet, and Read passes over it.
 func Read(path string, fn func(Entry) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	end, err := completeSize(f)
+	end, size, whole, err := lastLine(f)
 	if err != nil {
 		return err
+	}
+	if whole {
+		end = size
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, end), 64<<10)
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
@@ -102,7 +108,9 @@ func Read(path string, fn func(Entry) error) error {
 		if err != nil {
 			return csvErr(path, err)
 		}
-		e := Entry{Email: get(rec, "email"), Code: get(rec, "code"), Diagnostic: get(rec, "diagnostic"),
+		// Writer guards cells against spreadsheet formulas ('-x@...); an
+		// address that starts like one is still that address.
+		e := Entry{Email: safetext.Uncell(get(rec, "email")), Code: get(rec, "code"), Diagnostic: safetext.Uncell(get(rec, "diagnostic")),
 			Reason: Reason(get(rec, "reason")), Source: get(rec, "source")}
 		if t := get(rec, "time"); t != "" {
 			if e.Time, err = time.Parse(time.RFC3339, t); err != nil {
@@ -124,8 +132,36 @@ func csvErr(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
+// lastLine returns completeSize, the file's size, and whether what follows
+// the last newline is one whole CSV record: a line written without its
+// newline rather than a torn one.
+func lastLine(f *os.File) (end, size int64, whole bool, err error) {
+	if end, err = completeSize(f); err != nil {
+		return 0, 0, false, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	size = st.Size()
+	if size == end || size-end > 1<<20 {
+		return end, size, false, nil
+	}
+	tail := make([]byte, size-end)
+	if _, err := f.ReadAt(tail, end); err != nil {
+		return 0, 0, false, err
+	}
+	cr := csv.NewReader(bytes.NewReader(tail))
+	cr.FieldsPerRecord = -1
+	if _, err := cr.Read(); err != nil {
+		return end, size, false, nil
+	}
+	_, err = cr.Read()
+	return end, size, err == io.EOF, nil
+}
+
 // completeSize is the length of f up to and including its last newline:
-// what follows it is a torn line.
+// what follows it is a line written without its newline, or a torn one.
 func completeSize(f *os.File) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {

@@ -41,7 +41,7 @@ func TestReadFormats(t *testing.T) {
 		{"this version", strings.Join(Columns, ",") + "\ngone@example.com,5.1.1,no such user,2024-11-05T09:00:00.000Z,hard-bounce,send\n",
 			[]Entry{{Email: "gone@example.com", Code: "5.1.1", Diagnostic: "no such user", Time: when, Reason: HardBounce, Source: "send"}}},
 		{"ragged rows", "email,reason\na@example.com\nb@example.com,manual,extra\n", []Entry{{Email: "a@example.com"}, {Email: "b@example.com", Reason: Manual}}},
-		{"torn last line", "email,reason\na@example.com,manual\nb@exam", []Entry{{Email: "a@example.com", Reason: Manual}}},
+		{"last line without its newline", "email,reason\na@example.com,manual\nb@exam", []Entry{{Email: "a@example.com", Reason: Manual}, {Email: "b@exam"}}},
 		{"torn quoted line", "email,diagnostic\na@example.com,x\n\"b@example.com\",\"550 no", []Entry{{Email: "a@example.com", Diagnostic: "x"}}},
 		{"header only", "email\n", nil},
 	}
@@ -57,7 +57,7 @@ func TestReadFormats(t *testing.T) {
 func TestReadErrors(t *testing.T) {
 	for content, want := range map[string]string{
 		"":                                  "empty",
-		"torn header":                       "empty",
+		"torn header":                       "s.csv:1: no \"email\" column (columns: torn header)",
 		"name\nann\n":                       "s.csv:1: no \"email\" column (columns: name)",
 		"email,time\na@example.com,today\n": "s.csv:2: time \"today\" is not RFC 3339",
 		"email\n\"a@example.com\"x\n":       "s.csv:2:",
@@ -95,7 +95,7 @@ func TestLoadSet(t *testing.T) {
 }
 
 func TestForBounce(t *testing.T) {
-	for code, want := range map[string]Reason{"5.1.1": HardBounce, "5.1.10": HardBounce, "5.2.2": "", "5.7.1": "", "4.1.1": "", "": ""} {
+	for code, want := range map[string]Reason{"5.1.1": HardBounce, "5.1.10": HardBounce, "5.1.7": "", "5.1.8": "", "5.2.2": "", "5.7.1": "", "4.1.1": "", "": ""} {
 		got, ok := ForBounce(code)
 		if got != want || ok != (want != "") {
 			t.Errorf("ForBounce(%q) = %q, %v; want %q", code, got, ok, want)

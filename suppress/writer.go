@@ -42,9 +42,10 @@ func OpenWriter(path string) (*Writer, error) {
 // Path is the file the writer appends to.
 func (w *Writer) Path() string { return w.path }
 
-// Append writes e as one line and fsyncs the file. A torn last line left by
-// a process that died while appending is cut first, so the new line starts
-// on a line of its own.
+// Append writes e as one line and fsyncs the file. A last line without its
+// newline is ended first if it is a whole record, else (a torn line left by
+// a process that died while appending) cut, so the new line starts on a
+// line of its own.
 func (w *Writer) Append(e Entry) (err error) {
 	fd := int(w.f.Fd())
 	if err := flock(fd, syscall.LOCK_EX); err != nil {
@@ -55,18 +56,21 @@ func (w *Writer) Append(e Entry) (err error) {
 			err = fmt.Errorf("unlock: %w", uerr)
 		}
 	}()
-	end, err := completeSize(w.f)
+	end, size, whole, err := lastLine(w.f)
 	if err != nil {
 		return err
 	}
-	if st, err := w.f.Stat(); err != nil {
-		return err
-	} else if st.Size() != end {
+	var buf bytes.Buffer
+	switch {
+	case whole:
+		// A last line a person wrote without its newline: ended, not cut.
+		buf.WriteByte('\n')
+		end = size
+	case size != end:
 		if err := w.f.Truncate(end); err != nil {
 			return fmt.Errorf("cut torn line: %w", err)
 		}
 	}
-	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	if end == 0 {
 		w.cols = Columns
