@@ -367,7 +367,7 @@ func TestLaneRoundTrips(t *testing.T) {
 // TestLaneFaults: faults on a lane give each message the outcome it has
 // alone. A drop after the dot is that message's unknown; the message whose
 // group rode with it is tried again on a fresh connection and delivered,
-// on its first attempt; a refused RCPT or a 554 after the dot lets the next
+// on its first attempt (or its second, when the cut came after its group left); a refused RCPT or a 554 after the dot lets the next
 // message through on the same connection.
 func TestLaneFaults(t *testing.T) {
 	s := startRelay(t, testrelay.Options{Rules: faultRules()})
@@ -390,8 +390,13 @@ func TestLaneFaults(t *testing.T) {
 		if !ok {
 			w = Delivered
 		}
-		if r.Status != w || r.Attempts != 1 {
-			t.Errorf("%s: %+v, want %s in 1 attempt", to[i], r, w)
+		// A message whose group rode with a body that was then cut is
+		// tried again on a fresh connection; whether that first try counts
+		// depends on whether the cut came before or after its group left,
+		// which the test cannot steer. Never more, and the cut message
+		// itself is unknown after its one try.
+		if r.Status != w || r.Attempts < 1 || r.Attempts > 2 || w == Unknown && r.Attempts != 1 {
+			t.Errorf("%s: %+v, want %s in 1 attempt (2 after a cut lane)", to[i], r, w)
 		}
 	}
 	for i := range 40 {

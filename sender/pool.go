@@ -287,7 +287,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 		res, err := p.attempt(ctx, r, m)
 		if err == errRefusedMeanwhile {
 			blocked |= 1 << r.index
-			if p.healthyBesides(blocked) {
+			if p.usableBesides(blocked) { // pick waits for one that is down for a while
 				attempt-- // m was not tried
 				hurry = true
 				continue
