@@ -93,10 +93,8 @@ func Open(ctx context.Context, o Options) (*Processor, error) {
 			p.late[r] = w
 		}
 	}
-	if p.sw, err = suppress.OpenWriter(o.Suppress); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("suppression file: %w", err)
-	}
+	// The suppression file is opened by the first row written: a run that
+	// suppresses nobody leaves no empty file (which is not a suppression list).
 	return p, nil
 }
 
@@ -251,7 +249,7 @@ func (p *Processor) matchAddress(a string, unsubscribe bool) (target, bool) {
 }
 
 // apply writes what one matched entry calls for.
-func (p *Processor) apply(id string, rep *feedback.Report, rc feedback.Recipient, t target) error {
+func (p *Processor) apply(id string, rep *feedback.Report, rc feedback.Recipient, t target) (err error) {
 	s := p.sum
 	now := p.o.Now().UTC()
 	key := address.Key(t.email)
@@ -307,6 +305,11 @@ func (p *Processor) apply(id string, rep *feedback.Report, rc feedback.Recipient
 		s.ResultsRows++
 	}
 	e := suppress.Entry{Email: t.email, Code: rc.Status, Diagnostic: diag, Time: now, Reason: reason, Source: source}
+	if p.sw == nil {
+		if p.sw, err = suppress.OpenWriter(p.o.Suppress); err != nil {
+			return fmt.Errorf("suppression file: %w", err)
+		}
+	}
 	if err := p.sw.Append(e); err != nil {
 		return fmt.Errorf("suppression file %s: %w", p.sw.Path(), err)
 	}

@@ -446,3 +446,18 @@ func imapCount(t *testing.T, addr string, roots *x509.CertPool, mbox string) int
 	}
 	return int(d.NumMessages)
 }
+
+// TestBouncesNothingToWrite: a run that suppresses nobody leaves no empty
+// suppression file behind (an empty file is not a suppression list, and
+// the next run or send would refuse it).
+func TestBouncesNothingToWrite(t *testing.T) {
+	supp := filepath.Join(t.TempDir(), "s.csv")
+	for i := 0; i < 2; i++ {
+		if _, err := runB(t, &BouncesOptions{Sources: []string{"-"}, stdin: strings.NewReader("From: a@example.com\r\nSubject: hi\r\n\r\nhi\r\n"), Suppress: supp}); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(supp); err == nil {
+		t.Error("an empty suppression file was created")
+	}
+}
