@@ -134,6 +134,11 @@ func Check(ctx context.Context, o CheckOptions) (*CheckReport, error) {
 		case v.Status == Invalid:
 			errs.get(string(v.Problem)).add(ex)
 			return nil
+		case v.Status != "" && v.SuppressedAs != "":
+			// Grouped by why: a list of hard bounces wants another look
+			// than one of unsubscribes.
+			skipped.get(string(v.Problem) + " (" + string(v.SuppressedAs) + ")").add(ex)
+			return nil
 		case v.Status != "":
 			skipped.get(string(v.Problem)).add(ex)
 			return nil

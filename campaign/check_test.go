@@ -154,3 +154,28 @@ func TestCheckGroupsRenderErrorsByCause(t *testing.T) {
 		t.Errorf("%d groups; overflow %+v", len(gs), gs[otherRenderErrors])
 	}
 }
+
+// TestCheckGroupsSuppressedByReason: rows on a suppression list are grouped
+// by the file's reason, and a soft-bounce row alone suppresses nobody.
+func TestCheckGroupsSuppressedByReason(t *testing.T) {
+	dir := t.TempDir()
+	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\nb@example.com,B\nc@example.com,C\nd@example.com,D\ne@example.com,E\n")
+	supp := writeFile(t, dir, "s.csv", "email,code,diagnostic,time,reason,source\n"+
+		"a@example.com,5.1.1,gone,,hard-bounce,bounces:mid:1\nb@example.com,,,,complaint,bounces:mid:2\n"+
+		"c@example.com,4.2.2,full,,soft-bounce,bounces:mid:3\nd@example.com,,,,hard-bounce,send\n")
+	rep, err := Check(context.Background(), CheckOptions{PrepareOptions: PrepareOptions{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc), Suppress: []string{supp}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, g := range rep.Skipped {
+		got[g.Kind] = g.Count
+	}
+	want := map[string]int{"on a suppression list (hard-bounce)": 2, "on a suppression list (complaint)": 1}
+	if !reflect.DeepEqual(got, want) || rep.Ready != 2 {
+		t.Errorf("skipped %v, ready %d; want %v and 2", got, rep.Ready, want)
+	}
+	if d := rep.Skipped[0].Examples[0].Detail; d != "on suppression list "+supp+" (hard-bounce)" {
+		t.Errorf("detail %q", d)
+	}
+}

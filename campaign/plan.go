@@ -37,6 +37,9 @@ type Verdict struct {
 	Status  Status // "" when the message is ready to send; else Invalid or Suppressed
 	Problem Problem
 	Reason  string // for Invalid and Suppressed rows, as recorded in the results CSV
+	// SuppressedAs is the suppression file's reason for a row on a
+	// suppression list ("" when the file gives none).
+	SuppressedAs suppress.Reason
 	// Recipient is the row as the template saw it (empty for rows rejected
 	// before rendering).
 	Recipient render.Recipient
@@ -161,6 +164,9 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, why skip) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
 	case supp != "":
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+supp
+		if v.SuppressedAs = p.supp.Reason(addr.Key); v.SuppressedAs != "" {
+			v.Reason += " (" + string(v.SuppressedAs) + ")"
+		}
 	case dup:
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemDuplicate, fmt.Sprintf("duplicate of line %d", first)
 	}

@@ -37,6 +37,9 @@ type Report struct {
 	First         time.Time     `json:"first,omitzero"` // earliest time column
 	Last          time.Time     `json:"last,omitzero"`
 	Elapsed       float64       `json:"elapsed_seconds"` // Last - First
+	// Late is what came back after the relays' verdicts, and the rates
+	// receivers punish (see reportlate.go).
+	Late *LateOutcomes `json:"late"`
 }
 
 // StatusCount is how many recipients ended with a status.
@@ -123,6 +126,7 @@ func BuildReports(paths []string) (*Report, error) {
 	counts := map[Status]int{}
 	codes, enhanced := map[string]*CodeCount{}, map[string]*CodeCount{}
 	domains := map[string]*DomainCount{}
+	late := &lateTally{}
 	i, fileStart := int32(0), int32(0)
 	prev := ""
 	err = readAll(func(r *Record) error {
@@ -153,9 +157,10 @@ func BuildReports(paths []string) (*Report, error) {
 			return nil // a later run has this recipient's outcome
 		}
 		counts[r.Status]++
+		late.add(r)
 		sent := false
 		switch r.Status {
-		case Delivered, Bounced, Deferred, Blocked, Unknown:
+		case Delivered, Bounced, Deferred, Blocked, Unknown, Complained, Unsubscribed:
 			sent = true
 			rep.Sent++
 		}
@@ -195,11 +200,13 @@ func BuildReports(paths []string) (*Report, error) {
 			rep.Statuses = append(rep.Statuses, StatusCount{Status: Status(safetext.String(string(s))), Count: c, Share: ratio(c, rep.Recipients)})
 		}
 	}
-	rep.DeliveryRate = ratio(counts[Delivered], rep.Sent)
+	// A complaint or an unsubscribe came from a delivered message.
+	rep.DeliveryRate = ratio(counts[Delivered]+counts[Complained]+counts[Unsubscribed], rep.Sent)
 	rep.BounceRate = ratio(counts[Bounced], rep.Sent)
 	rep.DeferralRate = ratio(counts[Deferred], rep.Sent)
 	rep.BlockRate = ratio(counts[Blocked], rep.Sent)
 	rep.Attempts.PerSent = ratio(rep.Attempts.Total, rep.Sent)
+	rep.Late = late.finish(rep.Sent)
 	rep.Codes, rep.EnhancedCodes = topCodes(codes), topCodes(enhanced)
 	for _, d := range domains {
 		if d.Bounced+d.Deferred > 0 {

@@ -34,10 +34,16 @@ const (
 	Invalid           = Status(sender.Invalid)
 	Suppressed Status = "suppressed"
 	DryRun     Status = "dry-run"
+
+	// Complained and Unsubscribed are late outcomes of a delivered
+	// message, appended by the bounce reader (AppendLate): the recipient
+	// marked it as spam, or asked to be taken off the list. Both are final.
+	Complained   Status = "complained"
+	Unsubscribed Status = "unsubscribed"
 )
 
 // Statuses lists every status in the order summaries show them.
-var Statuses = []Status{Delivered, Bounced, Deferred, Blocked, Unknown, Invalid, Suppressed, DryRun}
+var Statuses = []Status{Delivered, Bounced, Complained, Unsubscribed, Deferred, Blocked, Unknown, Invalid, Suppressed, DryRun}
 
 // Final reports whether a recipient with this status is done: a re-run
 // skips it. deferred and blocked are not final (try again; blocked once the
@@ -45,7 +51,7 @@ var Statuses = []Status{Delivered, Bounced, Deferred, Blocked, Unknown, Invalid,
 // resend it; dry-run rows never count.
 func (s Status) Final() bool {
 	switch s {
-	case Delivered, Bounced, Unknown, Invalid, Suppressed:
+	case Delivered, Bounced, Unknown, Invalid, Suppressed, Complained, Unsubscribed:
 		return true
 	}
 	return false
@@ -99,7 +105,23 @@ const (
 	ReasonNotTried        ReasonCode = "not-tried"        // deferred: every relay was down
 	ReasonInFlight        ReasonCode = "in-flight"        // unknown: mailer stopped while the relay had it
 	ReasonResentUnknown   ReasonCode = "resent-unknown"   // any sent status: an earlier run recorded it unknown
+
+	// Late outcomes, appended after the send by the bounce reader.
+	ReasonLateBounce  ReasonCode = "late-bounce"       // bounced: a DSN said the address does not exist
+	ReasonSoftLimit   ReasonCode = "soft-bounce-limit" // bounced: soft bounces reached the threshold
+	ReasonComplaint   ReasonCode = "complaint"         // complained: a feedback report (RFC 5965)
+	ReasonUnsubscribe ReasonCode = "unsubscribe"       // unsubscribed: a reply to the unsubscribe address
 )
+
+// Late reports whether the row is a late outcome (ReasonLateBounce and the
+// others above), appended after the relay's verdict.
+func (r *Record) Late() bool {
+	switch r.Reason {
+	case ReasonLateBounce, ReasonSoftLimit, ReasonComplaint, ReasonUnsubscribe:
+		return !r.legacy
+	}
+	return false
+}
 
 // isDuplicate reports whether r records a duplicate row of the list. Rows
 // of a results file from before the reason column say so only in their text.

@@ -16,10 +16,21 @@ type Reason string
 const (
 	Unsubscribe Reason = "unsubscribe" // the recipient asked (List-Unsubscribe, a link)
 	HardBounce  Reason = "hard-bounce" // the mailbox does not exist (5.1.x)
-	SoftBounce  Reason = "soft-bounce" // temporary failures past a threshold
+	SoftBounce  Reason = "soft-bounce" // one temporary failure: counted, does not suppress (see Suppresses)
 	Complaint   Reason = "complaint"   // marked as spam (a feedback report)
 	Manual      Reason = "manual"      // put on the list by a person
+
+	// SoftBounceLimit is the soft bounce that reached the threshold
+	// (so many within a window): from it on the address is suppressed.
+	SoftBounceLimit Reason = "soft-bounce-limit"
 )
+
+// Suppresses reports whether a row with this reason keeps its address from
+// being mailed. Every reason does, the empty one and those of other tools
+// included, except SoftBounce: a soft-bounce row is a count that the
+// bounce reader keeps in the file so it persists between runs; only the
+// SoftBounceLimit row it writes at the threshold suppresses.
+func (r Reason) Suppresses() bool { return r != SoftBounce }
 
 // Entry is one line of a suppression list.
 type Entry struct {

@@ -102,3 +102,31 @@ func TestForBounce(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSoftBounceRows: soft-bounce rows are counts, not suppressions;
+// the soft-bounce-limit row suppresses, and Reason gives the last
+// suppressing row's reason.
+func TestLoadSoftBounceRows(t *testing.T) {
+	p := write(t, "s.csv", strings.Join(Columns, ",")+"\n"+
+		"soft@example.com,4.2.2,full,,soft-bounce,bounces:mid:1\n"+
+		"soft@example.com,4.2.2,full,,soft-bounce,bounces:mid:2\n"+
+		"limit@example.com,4.2.2,full,,soft-bounce,bounces:mid:3\n"+
+		"limit@example.com,4.2.2,full,,soft-bounce-limit,bounces:mid:4\n"+
+		"gone@example.com,5.1.1,no such user,,hard-bounce,send\n"+
+		"plain@example.com,,,,,\n")
+	s, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]Reason{"limit@example.com": SoftBounceLimit, "gone@example.com": HardBounce, "plain@example.com": ""} {
+		if s.File(k) != p || s.Reason(k) != want {
+			t.Errorf("%s: file %q reason %q, want %q", k, s.File(k), s.Reason(k), want)
+		}
+	}
+	if s.File("soft@example.com") != "" {
+		t.Error("soft-bounce rows alone suppress")
+	}
+	if s.Len() != 3 {
+		t.Errorf("Len = %d", s.Len())
+	}
+}

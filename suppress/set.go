@@ -2,22 +2,40 @@ package suppress
 
 import (
 	"crypto/sha256"
+	"strings"
 )
 
 // Set is the addresses of one or more suppression files, kept as 16-byte
 // digests of their keys so that a list of millions stays small.
 type Set struct {
-	files map[[16]byte]string // digest of address.Key -> the last file listing it
+	files map[[16]byte]hit // digest of address.Key -> the last row suppressing it
+}
+
+// hit is where an address is suppressed and why. Reasons are interned, so
+// a million rows share a handful of strings.
+type hit struct {
+	file   string
+	reason Reason
 }
 
 // Load reads the suppression files at paths into one Set. A file that is
 // missing or not a suppression list is an error (a *FormatError for the
-// latter, naming the file and line).
+// latter, naming the file and line). Rows whose reason does not suppress
+// (Reason.Suppresses: soft-bounce counts) are passed over.
 func Load(paths ...string) (*Set, error) {
-	s := &Set{files: map[[16]byte]string{}}
+	s := &Set{files: map[[16]byte]hit{}}
+	reasons := map[Reason]Reason{}
 	for _, p := range paths {
 		err := Read(p, func(e Entry) error {
-			s.files[digest(e.Key())] = p
+			if !e.Reason.Suppresses() {
+				return nil
+			}
+			r, ok := reasons[e.Reason]
+			if !ok {
+				r = Reason(strings.Clone(string(e.Reason)))
+				reasons[r] = r
+			}
+			s.files[digest(e.Key())] = hit{file: p, reason: r}
 			return nil
 		})
 		if err != nil {
@@ -33,7 +51,17 @@ func (s *Set) File(k string) string {
 	if s == nil {
 		return ""
 	}
-	return s.files[digest(k)]
+	return s.files[digest(k)].file
+}
+
+// Reason is why the address with key k is suppressed: the reason of the
+// last row that suppresses it ("" when that row gives none, or when no row
+// does; File tells the two apart).
+func (s *Set) Reason(k string) Reason {
+	if s == nil {
+		return ""
+	}
+	return s.files[digest(k)].reason
 }
 
 // Len is the number of distinct addresses in the set.

@@ -205,7 +205,7 @@ func relayURLRelative(dir, raw string) string {
 // relative to the working directory, as a shell user expects.
 var pathSettings = map[string]bool{
 	"list": true, "template": true, "results": true, "suppress": true, "bounces-to": true,
-	"dkim-key": true, "out": true,
+	"dkim-key": true, "out": true, "imap-password-file": true,
 }
 
 // configRelative resolves p, a path in a config file in dir. A template

@@ -11,6 +11,7 @@ import (
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/render"
 	"github.com/mailer-dev/mailer/sender"
+	"github.com/mailer-dev/mailer/suppress"
 	"github.com/spf13/cobra"
 )
 
@@ -75,6 +76,7 @@ func exitCode(err error) int {
 		pa  *fs.PathError
 		le  *campaign.LockedError
 		che *campaign.ChangedError
+		sfe *suppress.FormatError
 	)
 	switch {
 	case errors.As(err, &es):
@@ -85,7 +87,7 @@ func exitCode(err error) int {
 		return exitConfig
 	case errors.As(err, &le):
 		return exitTempFail // another run has it: cron can simply retry
-	case errors.As(err, &de), errors.As(err, &pe), errors.As(err, &che):
+	case errors.As(err, &de), errors.As(err, &pe), errors.As(err, &che), errors.As(err, &sfe):
 		return exitDataErr
 	case errors.As(err, &rf) && rf.Auth():
 		return exitConfig // the relay settings must change: waiting will not help

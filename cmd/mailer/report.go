@@ -168,6 +168,7 @@ func printReport(w io.Writer, r *campaign.Report) {
 	} else {
 		fmt.Fprintf(w, "sent: none\n")
 	}
+	printLate(w, r)
 	codes := func(title string, cs []campaign.CodeCount) {
 		if len(cs) == 0 {
 			return
@@ -291,3 +292,20 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 <p>{{.Attempts.Total}} attempts, {{printf "%.2f" .Attempts.PerSent}} per message sent, at most {{.Attempts.Max}}; {{.Attempts.Retried}} needed more than one.</p>{{end}}
 </body></html>
 `))
+
+// printLate shows what came back after the relays' verdicts (mailer
+// bounces) and the rates receivers judge a sender by, with a warning line
+// for each threshold passed (campaign.ComplaintRateWarn and the others).
+func printLate(w io.Writer, r *campaign.Report) {
+	l := r.Late
+	if l == nil || r.Sent == 0 {
+		return
+	}
+	if l.Bounces+l.SoftLimit+l.Complaints+l.Unsubscribes > 0 {
+		fmt.Fprintf(w, "late: %d bounced, %d soft-bounce limit, %d complained, %d unsubscribed (after the relays' verdicts)\n", l.Bounces, l.SoftLimit, l.Complaints, l.Unsubscribes)
+	}
+	fmt.Fprintf(w, "hard bounce rate %s (%d), complaint rate %.2f%% (%d)\n", pct(l.HardBounceRate), l.HardBounces, 100*l.ComplaintRate, l.Complaints)
+	for _, warn := range l.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
