@@ -69,9 +69,9 @@ func TestRouteRefuses(t *testing.T) {
 		}
 	}
 	for _, tmpl := range []string{
-		"https://acme.example/unsubscribe?t={{.Token}}",                  // no address: the token cannot be checked
-		"https://acme.example/u/{{.Address}}-{{.Token}}",                 // two in one segment
-		"https://{{.Token}}.acme.example/?a={{.Address | urlquery}}",     // in the host
+		"https://acme.example/unsubscribe?t={{.Token}}",                   // no address: the token cannot be checked
+		"https://acme.example/u/{{.Address}}-{{.Token}}",                  // two in one segment
+		"https://{{.Token}}.acme.example/?a={{.Address | urlquery}}",      // in the host
 		"https://acme.example/u?a={{.Address}}&t={{.Token}}&b={{.Token}}", // twice
 		"https://acme.example/u?{{.Token}}={{.Address}}",
 		"https://acme.example/{{.Token",
