@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/mailer-dev/mailer/render"
@@ -227,4 +228,30 @@ func (r *Route) Redact(u *url.URL) (path string, ok bool) {
 		}
 	}
 	return strings.Join(segs, "/"), true
+}
+
+// String is the route with {address}, {token} and {field} where the
+// values go, query parameters sorted.
+func (r *Route) String() string {
+	show := func(p part) string {
+		return p.prefix + [...]string{"", "{address}", "{token}", "{field}"}[p.hole] + p.suffix
+	}
+	segs := make([]string, len(r.segs))
+	for i, p := range r.segs {
+		segs[i] = show(p)
+	}
+	out := strings.Join(segs, "/")
+	keys := make([]string, 0, len(r.query))
+	for k := range r.query {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		out += sep + k + "=" + show(r.query[k])
+	}
+	return out
 }

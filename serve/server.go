@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailer-dev/mailer/address"
@@ -93,9 +94,17 @@ type Server struct {
 	mounted []string // patterns given to Handle, for Redact
 	limit   *limiter
 
-	mu    sync.Mutex
-	added map[string]*claim // address.Key -> its append, under way or done
+	mu       sync.Mutex
+	added    map[string]*claim // address.Key -> its append, under way or done
+	recorded atomic.Int64
 }
+
+// Path is the unsubscribe URL's path and query as the server reads it,
+// with {address}, {token} and {field} where the values go.
+func (s *Server) Path() string { return s.route.String() }
+
+// Recorded is the number of unsubscribes appended since New.
+func (s *Server) Recorded() int64 { return s.recorded.Load() }
 
 // claim is one address's append: later requests for the address wait for
 // it instead of writing the address again.
@@ -394,6 +403,8 @@ func (s *Server) suppress(addr, key, source string) error {
 		s.mu.Lock()
 		delete(s.added, key)
 		s.mu.Unlock()
+	} else {
+		s.recorded.Add(1)
 	}
 	close(c.done)
 	return c.err

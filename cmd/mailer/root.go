@@ -22,6 +22,7 @@ type runFuncs struct {
 	preview func(*PreviewOptions) error
 	report  func(*ReportOptions) error
 	sink    func(*SinkOptions) error
+	serve   func(*ServeOptions) error
 }
 
 func newRootCmd(stdout io.Writer, u *ui, rf runFuncs) *cobra.Command {
@@ -55,6 +56,7 @@ recipient in a results CSV. Re-running the same command resumes.`,
 	})
 	root.AddCommand(newSendCmd(stdout, u, rf.send), newSinkCmd(stdout, u, rf.sink), newVersionCmd(stdout))
 	root.AddCommand(newCheckCmd(stdout, u, rf.check), newPreviewCmd(stdout, u, rf.preview), newReportCmd(stdout, rf.report))
+	root.AddCommand(newServeCmd(stdout, u, rf.serve))
 	return root
 }
 
