@@ -59,6 +59,64 @@ func UnsubscribeToken(secret []byte, addr string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// UnsubscribeTokenLen is the length of an UnsubscribeToken: 32 bytes of
+// HMAC-SHA256 in unpadded base64url.
+const UnsubscribeTokenLen = 43
+
+// ErrMalformedToken is a token that cannot be one UnsubscribeToken made: the
+// wrong length or not base64url. It is told apart from a wrong token, which
+// has the right shape but another key or address.
+var ErrMalformedToken = errors.New("malformed unsubscribe token")
+
+// ErrWrongToken is a well-formed token that was not made for the address
+// with the secret.
+var ErrWrongToken = errors.New("unsubscribe token does not match the address")
+
+// VerifyUnsubscribeToken checks that token is UnsubscribeToken(secret,
+// addr): the same address.Key normalisation, compared in constant time
+// (hmac.Equal), so the time taken says nothing about how much matched. It
+// returns nil, ErrMalformedToken or ErrWrongToken.
+func VerifyUnsubscribeToken(secret []byte, addr, token string) error {
+	if len(token) != UnsubscribeTokenLen {
+		return ErrMalformedToken
+	}
+	got, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil {
+		return ErrMalformedToken
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(address.Key(addr)))
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return ErrWrongToken
+	}
+	return nil
+}
+
+// UnsubscribeURLPattern renders the unsubscribe URL template tmpl with addr
+// for .Address, token for .Token and field for every .Fields value the
+// template names, so a server can learn where each one sits in the URL
+// (mailer serve puts placeholders in and finds them again). It parses and
+// executes the template as messages are rendered, so the two cannot drift.
+func UnsubscribeURLPattern(tmpl, addr, token, field string) (string, error) {
+	t, err := template.New("unsubscribe URL").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", fmt.Errorf("unsubscribe URL: %s", cleanTemplateErr(err))
+	}
+	fields := map[string]string{}
+	for _, m := range fieldRefRE.FindAllStringSubmatch(tmpl, -1) {
+		fields[m[1]+m[2]] = field
+	}
+	var sb strings.Builder
+	if err := t.Execute(&sb, unsubscribeData{Address: addr, Token: token, Fields: fields}); err != nil {
+		return "", fmt.Errorf("unsubscribe URL: %s", cleanTemplateErr(err))
+	}
+	return sb.String(), nil
+}
+
+// fieldRefRE finds the row fields a URL template names: .Fields.name or
+// index .Fields "name".
+var fieldRefRE = regexp.MustCompile(`\.Fields\.([A-Za-z0-9_]+)|index\s+\.Fields\s+"([^"]*)"`)
+
 // unsubscribeKey is where a render keeps the recipient's unsubscribe URL in
 // the data map for {{unsubscribe_url}}. A NUL cannot be a list column's
 // name that a template reaches with .name, so it collides with nothing.

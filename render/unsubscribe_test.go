@@ -130,3 +130,37 @@ func TestUnsubscribeErrors(t *testing.T) {
 		t.Errorf("got %v, want a RowError about the missing column", err)
 	}
 }
+
+// TestVerifyUnsubscribeToken: the token of an address verifies for every
+// spelling address.Key folds together; another address, another secret, a
+// changed character, a wrong length or non-base64url do not, and the last
+// two are told apart as malformed.
+func TestVerifyUnsubscribeToken(t *testing.T) {
+	secret := []byte("s3cret")
+	tok := UnsubscribeToken(secret, "bob@example.com")
+	flip := []byte(tok)
+	flip[10] ^= 'A' ^ 'B'
+	if flip[10] == tok[10] {
+		flip[10] = 'A'
+	}
+	for _, c := range []struct {
+		secret      []byte
+		addr, token string
+		want        error
+	}{
+		{secret, "bob@example.com", tok, nil},
+		{secret, "Bob@Example.COM", tok, nil},
+		{secret, "alice@example.com", tok, ErrWrongToken},
+		{[]byte("other"), "bob@example.com", tok, ErrWrongToken},
+		{secret, "bob@example.com", string(flip), ErrWrongToken},
+		{secret, "bob@example.com", "", ErrMalformedToken},
+		{secret, "bob@example.com", tok[:42], ErrMalformedToken},
+		{secret, "bob@example.com", tok + "A", ErrMalformedToken},
+		{secret, "bob@example.com", "!" + tok[1:], ErrMalformedToken},
+		{secret, "bob@example.com", tok[:42] + "=", ErrMalformedToken},
+	} {
+		if got := VerifyUnsubscribeToken(c.secret, c.addr, c.token); got != c.want {
+			t.Errorf("Verify(%q, %q, %q) = %v, want %v", c.secret, c.addr, c.token, got, c.want)
+		}
+	}
+}

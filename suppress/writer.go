@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/mailer-dev/mailer/internal/safetext"
@@ -20,6 +21,9 @@ import (
 // one write, so lines never interleave, and returns only once the line is
 // fsynced. A Writer is safe for concurrent use.
 type Writer struct {
+	// mu keeps this process's goroutines apart: flock belongs to the open
+	// file, which they share, so it does not.
+	mu   sync.Mutex
 	path string
 	f    *os.File
 	// cols are the file's columns, read from its header on the first
@@ -46,7 +50,12 @@ func (w *Writer) Path() string { return w.path }
 // newline is ended first if it is a whole record, else (a torn line left by
 // a process that died while appending) cut, so the new line starts on a
 // line of its own.
-func (w *Writer) Append(e Entry) (err error) {
+func (w *Writer) Append(e Entry) (err error) { return w.appendAll([]Entry{e}) }
+
+// appendAll writes es in one write under one lock, with one fsync.
+func (w *Writer) appendAll(es []Entry) (err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	fd := int(w.f.Fd())
 	if err := flock(fd, syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("lock: %w", err)
@@ -80,12 +89,14 @@ func (w *Writer) Append(e Entry) (err error) {
 			return err
 		}
 	}
-	cw.Write(w.row(e))
+	for _, e := range es {
+		cw.Write(w.row(e))
+	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	// One write of the whole line: O_APPEND puts it at the end, and the
+	// One write of the whole lines: O_APPEND puts it at the end, and the
 	// lock keeps other writers of this package out meanwhile.
 	if _, err := w.f.Write(buf.Bytes()); err != nil {
 		return err

@@ -205,7 +205,7 @@ func relayURLRelative(dir, raw string) string {
 // relative to the working directory, as a shell user expects.
 var pathSettings = map[string]bool{
 	"list": true, "template": true, "results": true, "suppress": true, "bounces-to": true,
-	"dkim-key": true, "out": true, "imap-password-file": true,
+	"dkim-key": true, "out": true, "imap-password-file": true, "tls-cert": true, "tls-key": true,
 }
 
 // configRelative resolves p, a path in a config file in dir. A template
@@ -272,11 +272,13 @@ func relayFromMapping(n *yaml.Node, dir string, bad func(*yaml.Node, string, ...
 }
 
 // sendSettings are the names a config file may hold: send's flags, the
-// fullest set. Other commands skip those they do not have.
+// fullest set, and serve's. Other commands skip those they do not have.
 func sendSettings() map[string]bool {
 	names := map[string]bool{}
-	for _, n := range flagNames(newSendCmd(io.Discard, newUI(io.Discard), nil).Flags()) {
-		names[n] = true
+	for _, c := range []*cobra.Command{newSendCmd(io.Discard, newUI(io.Discard), nil), newServeCmd(io.Discard, newUI(io.Discard), nil)} {
+		for _, n := range flagNames(c.Flags()) {
+			names[n] = true
+		}
 	}
 	return names
 }

@@ -23,6 +23,7 @@ type runFuncs struct {
 	report  func(*ReportOptions) error
 	sink    func(*SinkOptions) error
 	bounces func(*BouncesOptions) error
+	serve   func(*ServeOptions) error
 }
 
 func newRootCmd(stdout io.Writer, u *ui, rf runFuncs) *cobra.Command {
@@ -57,6 +58,7 @@ recipient in a results CSV. Re-running the same command resumes.`,
 	root.AddCommand(newSendCmd(stdout, u, rf.send), newSinkCmd(stdout, u, rf.sink), newVersionCmd(stdout))
 	root.AddCommand(newCheckCmd(stdout, u, rf.check), newPreviewCmd(stdout, u, rf.preview), newReportCmd(stdout, rf.report))
 	root.AddCommand(newBouncesCmd(stdout, u, rf.bounces))
+	root.AddCommand(newServeCmd(stdout, u, rf.serve))
 	return root
 }
 
