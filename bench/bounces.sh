@@ -7,7 +7,7 @@ set -eu
 N=${1:-100000}
 cd "$(dirname "$0")/.."
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT; echo "work: $W" >&2
 go build -o "$W/mailer" ./cmd/mailer
 python3 - "$W" "$N" <<'PY'
 import sys, os

@@ -93,6 +93,10 @@ func (w *LateWriter) Append(r *Record) error {
 	return w.rw.write(r)
 }
 
+// Sync makes the rows appended so far durable (fsync). bounces calls it
+// before it writes the suppression rows those late outcomes go with.
+func (w *LateWriter) Sync() error { return w.rw.sync() }
+
 // Close syncs and closes the results file, then releases the locks.
 func (w *LateWriter) Close() error {
 	err := w.rw.close()

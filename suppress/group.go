@@ -79,7 +79,7 @@ func (g *Group) run() {
 		for _, r := range batch {
 			entries = append(entries, r.e)
 		}
-		err := g.w.appendAll(entries)
+		err := g.w.AppendAll(entries)
 		for _, r := range batch {
 			r.err <- err
 		}

@@ -50,10 +50,15 @@ func (w *Writer) Path() string { return w.path }
 // newline is ended first if it is a whole record, else (a torn line left by
 // a process that died while appending) cut, so the new line starts on a
 // line of its own.
-func (w *Writer) Append(e Entry) (err error) { return w.appendAll([]Entry{e}) }
+func (w *Writer) Append(e Entry) (err error) { return w.AppendAll([]Entry{e}) }
 
-// appendAll writes es in one write under one lock, with one fsync.
-func (w *Writer) appendAll(es []Entry) (err error) {
+// AppendAll writes es in one write under one lock, with one fsync, and
+// returns once they are on disk (or with the error, when none of them may
+// be counted on). No entries writes nothing.
+func (w *Writer) AppendAll(es []Entry) (err error) {
+	if len(es) == 0 {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	fd := int(w.f.Fd())

@@ -201,3 +201,36 @@ func TestOpenWriterError(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestAppendAllOneSync: AppendAll writes a batch with one fsync, and no
+// entries write nothing (not even the header).
+func TestAppendAllOneSync(t *testing.T) {
+	syncs := 0
+	syncFile = func(f *os.File) error { syncs++; return f.Sync() }
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	path := filepath.Join(t.TempDir(), "s.csv")
+	w, err := OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.AppendAll(nil); err != nil || syncs != 0 {
+		t.Fatalf("AppendAll(nil): %v, %d fsyncs", err, syncs)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != 0 {
+		t.Fatalf("AppendAll(nil) wrote %d bytes", fi.Size())
+	}
+	var es []Entry
+	for i := 0; i < 300; i++ {
+		es = append(es, Entry{Email: strconv.Itoa(i) + "@example.com", Reason: HardBounce})
+	}
+	if err := w.AppendAll(es); err != nil {
+		t.Fatal(err)
+	}
+	if syncs != 1 {
+		t.Errorf("%d fsyncs for one AppendAll of 300", syncs)
+	}
+	if got := readAll(t, path); len(got) != 300 || got[299].Email != "299@example.com" {
+		t.Errorf("read back %d entries", len(got))
+	}
+}

@@ -7,7 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/mail"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +68,8 @@ func TestScripts(t *testing.T) {
 			"waitlocked": cmdWaitlocked,
 			"dkimverify": cmdDKIMVerify,
 			"dnsserver":  cmdDNSServer,
+			"unsuburl":   cmdUnsubURL,
+			"httppost":   cmdHTTPPost,
 		},
 	})
 }
@@ -142,6 +148,52 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
 	}
+}
+
+// unsuburl VAR FILE BASE sets $VAR to the https URL of the List-Unsubscribe
+// header of the stored message FILE (a glob that matches one file), its scheme and host replaced by BASE
+// (where mailer serve listens), as a mailbox provider would POST to it.
+func cmdUnsubURL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: unsuburl VAR FILE BASE")
+	}
+	files, err := filepath.Glob(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if len(files) != 1 {
+		ts.Fatalf("unsuburl: %d files match %s, want 1", len(files), args[1])
+	}
+	m, err := mail.ReadMessage(strings.NewReader(ts.ReadFile(files[0])))
+	ts.Check(err)
+	h := m.Header.Get("List-Unsubscribe")
+	for _, f := range strings.Split(h, ",") {
+		f = strings.Trim(strings.TrimSpace(f), "<>")
+		if !strings.HasPrefix(f, "https://") {
+			continue
+		}
+		u, err := url.Parse(f)
+		ts.Check(err)
+		base, err := url.Parse(args[2])
+		ts.Check(err)
+		u.Scheme, u.Host = base.Scheme, base.Host
+		ts.Setenv(args[0], u.String())
+		return
+	}
+	ts.Fatalf("%s: no https URL in List-Unsubscribe %q", args[1], h)
+}
+
+// httppost URL BODY POSTs BODY (form-urlencoded) to URL and prints the
+// answer's status line ("status 200") and body.
+func cmdHTTPPost(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: httppost URL BODY")
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(args[0], "application/x-www-form-urlencoded", strings.NewReader(args[1]))
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "status %d\n%s", resp.StatusCode, b)
 }
 
 // waitport PORT waits until something listens on 127.0.0.1:PORT.
