@@ -272,4 +272,3 @@ func TestServeTrackingSettings(t *testing.T) {
 		t.Errorf("from the config: exit %d %+v %s", code, got, errb.String())
 	}
 }
-
