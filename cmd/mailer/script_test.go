@@ -64,6 +64,7 @@ func TestScripts(t *testing.T) {
 			"waitlocked": cmdWaitlocked,
 			"dkimverify": cmdDKIMVerify,
 			"dnsserver":  cmdDNSServer,
+			"click":      cmdClick,
 		},
 	})
 }
