@@ -277,6 +277,11 @@ func (s *Server) redact(u *url.URL) string {
 	return strings.Join(segs, "/")
 }
 
+// ClientIP is the client's IP address as the rate limit and the access
+// log see it: the peer, or Options.ClientIPHeader's value from a loopback
+// proxy.
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
+
 func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -31,7 +31,7 @@ type ReportOptions struct {
 func newReportCmd(stdout io.Writer, runF func(*ReportOptions) error) *cobra.Command {
 	o := &ReportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report RESULTS.csv... [--format text|json] [--html FILE]",
+		Use:   "report RESULTS.csv... [--format text|json] [--html FILE] [--events FILE]",
 		Short: "Summarise results CSVs as one campaign: outcomes, rates, SMTP codes, domains, attempts, time",
 		Example: `  mailer report results.csv
   mailer report results.csv --format json

@@ -46,7 +46,7 @@ type ServeOptions struct {
 func newServeCmd(stdout io.Writer, u *ui, runF func(*ServeOptions) error) *cobra.Command {
 	o := &ServeOptions{}
 	cmd := &cobra.Command{
-		Use:   "serve --suppress FILE [--listen ADDR] [--unsubscribe-url TEMPLATE | --config FILE]",
+		Use:   "serve --suppress FILE [--listen ADDR] [--unsubscribe-url TEMPLATE | --config FILE] [--events FILE]",
 		Short: "Answer the unsubscribe URL of the messages: one-click POSTs and the unsubscribe page",
 		Long: `serve is the web endpoint behind send's --unsubscribe-url. A POST with the body
 List-Unsubscribe=One-Click (RFC 8058, what Gmail and Yahoo send) unsubscribes at
@@ -266,8 +266,16 @@ func (tr *trackRoutes) mount(s *serve.Server, o *ServeOptions) error {
 	if o.TrackRate <= 0 {
 		limit = -1
 	}
+	var hh http.Handler = h
+	if o.LogIP && o.ClientIPHeader != "" { // the IP kept is the client's, not the proxy's
+		hh = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r2 := *r
+			r2.RemoteAddr = net.JoinHostPort(s.ClientIP(r), "0")
+			h.ServeHTTP(w, &r2)
+		})
+	}
 	for _, p := range []string{"c/", "o/"} {
-		if err := s.HandleLimit(tr.prefix+p, http.StripPrefix(strip, h), http.StripPrefix(strip, over), limit, o.TrackBurst); err != nil {
+		if err := s.HandleLimit(tr.prefix+p, http.StripPrefix(strip, hh), http.StripPrefix(strip, over), limit, o.TrackBurst); err != nil {
 			return err
 		}
 	}

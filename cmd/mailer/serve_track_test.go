@@ -208,11 +208,15 @@ func TestServeConcurrentClicks(t *testing.T) {
 	}
 	t.Logf("%d clicks answered before and during SIGTERM", len(oked))
 
-	// Past the burst: redirected, not recorded.
+	// Past the burst: redirected, not recorded. Behind a proxy, --log-ip
+	// keeps the client's IP from --client-ip-header.
 	events2 := filepath.Join(t.TempDir(), "events.jsonl")
-	p = startServe(t, "--events", events2, "--track-links", "http://127.0.0.1/", "--track-rate", "0.001", "--track-burst", "2")
+	p = startServe(t, "--events", events2, "--track-links", "http://127.0.0.1/", "--track-rate", "0.001", "--track-burst", "2",
+		"--log-ip", "--client-ip-header", "X-Forwarded-For")
 	for i := 1; i <= 4; i++ {
-		resp, err := noRedirect.Get(p.base + "/c/" + clickToken("k", i, "https://shop.example/"))
+		req, _ := http.NewRequest("GET", p.base+"/c/"+clickToken("k", i, "https://shop.example/"), nil)
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
+		resp, err := noRedirect.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,8 +229,8 @@ func TestServeConcurrentClicks(t *testing.T) {
 	for range p.lines {
 	}
 	<-p.exited
-	if n := len(readEvents(t, events2)); n != 2 {
-		t.Errorf("%d events recorded, want the burst of 2", n)
+	if es := readEvents(t, events2); len(es) != 2 || es[0].IP != "198.51.100.7" {
+		t.Errorf("events %+v, want the burst of 2, from the proxied client", es)
 	}
 	if !strings.Contains(p.stdout.String(), "2 answered but not recorded (over --track-rate)") {
 		t.Errorf("stdout %q", p.stdout.String())
