@@ -120,7 +120,7 @@ func printEngagement(w io.Writer, g *engagement) {
 			parts = append(parts, fmt.Sprintf("within %s %d", b.UpTo, b.Clickers))
 		}
 		parts[len(parts)-1] = strings.Replace(parts[len(parts)-1], "within later", "later", 1)
-		fmt.Fprintf(w, "  time to first click: median %s; %s\n", time.Duration(s.FirstClickMedian), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  time to first click: median %s; %s\n", roundDuration(time.Duration(s.FirstClickMedian)), strings.Join(parts, ", "))
 	}
 	if len(s.ClicksByAgent) > 0 {
 		fmt.Fprintf(w, "  clicks by user-agent class: %s\n", agentCounts(s.ClicksByAgent))
@@ -187,7 +187,7 @@ func newEngagementView(g *engagement) *engagementView {
 	s := g.Summary
 	v := &engagementView{engagement: g, ClickRate: pct(s.ClickRate), OpenRate: pct(s.OpenRate), ChartW: chartW}
 	if s.Clickers > 0 {
-		v.FirstClick = time.Duration(s.FirstClickMedian).String()
+		v.FirstClick = roundDuration(time.Duration(s.FirstClickMedian)).String()
 	}
 	most := 1
 	for _, l := range s.Links {
@@ -229,4 +229,13 @@ func newEngagementView(g *engagement) *engagementView {
 		v.Domains = append(v.Domains, domainRow{Domain: d.Domain, Delivered: d.Delivered, Clickers: d.Clickers, Rate: pct(d.ClickRate)})
 	}
 	return v
+}
+
+// roundDuration drops the digits no reader needs: seconds from 10s up,
+// milliseconds below.
+func roundDuration(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
 }
