@@ -93,6 +93,7 @@ type Server struct {
 	mux     *http.ServeMux
 	mounted []string // patterns given to Handle, for Redact
 	limit   *limiter
+	own     map[string]*ownLimit // patterns of HandleLimit
 
 	mu       sync.Mutex
 	added    map[string]*claim // address.Key -> its append, under way or done
@@ -166,6 +167,39 @@ func (s *Server) Handle(pattern string, h http.Handler) error {
 	return nil
 }
 
+// ownLimit is the per-IP limit of a HandleLimit mount and what answers
+// past it.
+type ownLimit struct {
+	limit *limiter // nil: none
+	over  http.Handler
+}
+
+// HandleLimit mounts h like Handle, but its requests are counted in a
+// bucket of their own per client IP (rate r, burst burst; r < 0: no
+// limit), apart from the unsubscribe URL's: a flood of them cannot lock a
+// client out of unsubscribing, and their limit can be looser. A request
+// past the limit goes to over (nil: 429 Too Many Requests).
+func (s *Server) HandleLimit(pattern string, h, over http.Handler, r rate.Limit, burst int) error {
+	if err := s.Handle(pattern, h); err != nil {
+		return err
+	}
+	ol := &ownLimit{over: over}
+	if r >= 0 {
+		if r == 0 {
+			r = DefaultClientRate
+		}
+		if burst <= 0 {
+			burst = DefaultClientBurst
+		}
+		ol.limit = newLimiter(r, burst, maxClients)
+	}
+	if s.own == nil {
+		s.own = map[string]*ownLimit{}
+	}
+	s.own[pattern] = ol
+	return nil
+}
+
 // handle is mux.Handle with its panic (a bad or conflicting pattern) made
 // an error.
 func (s *Server) handle(pattern string, h http.Handler) (err error) {
@@ -190,11 +224,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer") // the URL holds the token
 	h.Set("Cache-Control", "no-store")
-	if s.limit != nil && !s.limit.allow(ip, start) {
+	limit, over := s.limit, http.Handler(nil)
+	if len(s.own) > 0 {
+		if _, pat := s.mux.Handler(r); s.own[pat] != nil {
+			limit, over = s.own[pat].limit, s.own[pat].over
+		}
+	}
+	switch {
+	case limit == nil || limit.allow(ip, start):
+		s.mux.ServeHTTP(rec, r)
+	case over != nil:
+		over.ServeHTTP(rec, r)
+	default:
 		h.Set("Retry-After", "1")
 		s.page(rec, http.StatusTooManyRequests, errorPage, "Too many requests", "Please try again in a moment.")
-	} else {
-		s.mux.ServeHTTP(rec, r)
 	}
 	if s.o.Log != nil {
 		s.o.Log(Access{Time: start, Remote: ip, Method: r.Method, Path: s.redact(r.URL), Status: rec.status,
@@ -233,6 +276,11 @@ func (s *Server) redact(u *url.URL) string {
 	}
 	return strings.Join(segs, "/")
 }
+
+// ClientIP is the client's IP address as the rate limit and the access
+// log see it: the peer, or Options.ClientIPHeader's value from a loopback
+// proxy.
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 
 func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -378,3 +378,52 @@ func TestServeFinishesInFlight(t *testing.T) {
 		t.Errorf("appended %+v", b.got)
 	}
 }
+
+// TestHandleLimit: a HandleLimit mount has buckets of its own: its
+// requests do not use up the unsubscribe URL's, and past its own burst
+// they go to the over handler instead of a 429.
+func TestHandleLimit(t *testing.T) {
+	ts := start(t, shapes[0], func(o *Options) { o.ClientRate, o.ClientBurst = 0.01, 2 })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(302) })
+	over := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
+	if err := ts.HandleLimit("/t/c/", h, over, 0.01, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.HandleLimit("/t/o/", h, nil, -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	status := func(u string) int {
+		resp, err := noRedirect.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var got []int
+	for i := 0; i < 5; i++ {
+		got = append(got, status(ts.base+"/t/c/tok"))
+	}
+	if fmt.Sprint(got) != "[302 302 302 299 299]" {
+		t.Errorf("mounted route: %v, want 3 answered, then the over handler", got)
+	}
+	for i := 0; i < 20; i++ {
+		if c := status(ts.base + "/t/o/tok"); c != 302 {
+			t.Fatalf("unlimited route: request %d got %d", i, c)
+		}
+	}
+	u := ts.url(t, "bob@example.com")
+	got = got[:0]
+	for i := 0; i < 3; i++ {
+		got = append(got, status(u))
+	}
+	if fmt.Sprint(got) != "[200 200 429]" {
+		t.Errorf("unsubscribe URL after the mounted requests: %v, want its own burst of 2", got)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if p := ts.log[0].Path; p != "/t/c/…" {
+		t.Errorf("logged %q", p)
+	}
+}

@@ -105,6 +105,63 @@ type Summary struct {
 	ClicksByAgent     map[Agent]int `json:"clicks_by_agent"`
 	Unmatched         int           `json:"unmatched_events"` // recipient not among the deliveries
 	OtherCampaigns    int           `json:"other_campaign_events"`
+
+	// Timeline is the clicks over time, in steps of TimelineStep from the
+	// step the first click falls in (at most maxSteps steps).
+	TimelineStep Duration   `json:"timeline_step"`
+	Timeline     []TimeStat `json:"timeline"`
+}
+
+// TimeStat is the clicks of one step of the timeline.
+type TimeStat struct {
+	Start   time.Time `json:"start"`
+	Clicks  int       `json:"clicks"` // by people
+	Scanner int       `json:"scanner_clicks"`
+}
+
+// timelineSteps are the steps a timeline may use, the shortest that keeps
+// it within maxSteps.
+var timelineSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+const maxSteps = 48
+
+// timeline puts the clicks' times (people's and scanners') in steps.
+func timeline(people, scanners []time.Time) (time.Duration, []TimeStat) {
+	var first, last time.Time
+	for _, ts := range [][]time.Time{people, scanners} {
+		for _, t := range ts {
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+	}
+	if first.IsZero() {
+		return 0, nil
+	}
+	step := timelineSteps[len(timelineSteps)-1]
+	for _, d := range timelineSteps {
+		if last.Truncate(d).Sub(first.Truncate(d))/d < maxSteps {
+			step = d
+			break
+		}
+	}
+	start := first.Truncate(step)
+	n := min(int(last.Truncate(step).Sub(start)/step)+1, maxSteps)
+	out := make([]TimeStat, n)
+	for i := range out {
+		out[i].Start = start.Add(time.Duration(i) * step)
+	}
+	at := func(t time.Time) int { return min(int(t.Sub(start)/step), n-1) }
+	for _, t := range people {
+		out[at(t)].Clicks++
+	}
+	for _, t := range scanners {
+		out[at(t)].Scanner++
+	}
+	return step, out
 }
 
 // LinkStat is the clicks on one link position.
@@ -194,6 +251,7 @@ func Summarize(campaign string, deliveries []Delivery, events []Event, rule Scan
 	linkStats := map[int]*LinkStat{}
 	linkClickers := map[int]map[string]bool{}
 	var firsts []time.Duration
+	var peopleAt, scannersAt []time.Time
 	keys := make([]string, 0, len(clicks))
 	for k := range clicks {
 		keys = append(keys, k)
@@ -212,9 +270,11 @@ func Summarize(campaign string, deliveries []Delivery, events []Event, rule Scan
 			if why[i] != "" {
 				s.ScannerClicks++
 				ls.Scanner++
+				scannersAt = append(scannersAt, c.Time)
 				continue
 			}
 			s.Clicks++
+			peopleAt = append(peopleAt, c.Time)
 			s.ClicksByAgent[c.Agent]++
 			ls.Clicks++
 			linkClickers[c.Link][k] = true
@@ -248,6 +308,8 @@ func Summarize(campaign string, deliveries []Delivery, events []Event, rule Scan
 		return s.Domains[a].Domain < s.Domains[b].Domain
 	})
 	s.ClickRate = rate(s.Clickers, s.Delivered)
+	step, tl := timeline(peopleAt, scannersAt)
+	s.TimelineStep, s.Timeline = Duration(step), tl
 	s.OpenRate = rate(s.Openers, s.Delivered)
 	sort.Slice(firsts, func(a, b int) bool { return firsts[a] < firsts[b] })
 	if n := len(firsts); n > 0 {

@@ -110,3 +110,28 @@ func TestSummarizeGolden(t *testing.T) {
 		t.Errorf("summary %+v", s)
 	}
 }
+
+// TestTimeline: the step is the shortest that keeps the timeline within
+// 48 steps, people and scanners are counted apart, and nothing is lost.
+func TestTimeline(t *testing.T) {
+	m := time.Minute
+	step, tl := timeline([]time.Time{at(90 * time.Second), at(10 * m), at(10*m + 1)}, []time.Time{at(5 * time.Second)})
+	if time.Duration(step) != m || len(tl) != 11 || tl[0].Scanner != 1 || tl[1].Clicks != 1 || tl[10].Clicks != 2 || !tl[0].Start.Equal(t0) {
+		t.Errorf("10 minutes: step %v, %+v", step, tl)
+	}
+	step, tl = timeline([]time.Time{at(0), at(47 * time.Hour)}, nil)
+	if step != time.Hour || len(tl) != 48 || tl[47].Clicks != 1 {
+		t.Errorf("47 hours: step %v, %d steps", step, len(tl))
+	}
+	step, tl = timeline([]time.Time{at(0), at(100 * 24 * time.Hour)}, nil)
+	n := 0
+	for _, s := range tl {
+		n += s.Clicks
+	}
+	if step != 7*24*time.Hour || len(tl) > 48 || n != 2 {
+		t.Errorf("100 days: step %v, %d steps, %d clicks", step, len(tl), n)
+	}
+	if step, tl := timeline(nil, nil); step != 0 || tl != nil {
+		t.Errorf("no clicks: %v %v", step, tl)
+	}
+}

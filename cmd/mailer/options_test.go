@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
 	"github.com/mailer-dev/mailer/dnscheck"
@@ -119,9 +120,9 @@ func TestCheckPreviewReportSinkOptions(t *testing.T) {
 		args []string
 		want ReportOptions
 	}{
-		{[]string{"report", "r.csv"}, ReportOptions{Results: []string{"r.csv"}, Format: "text"}},
-		{[]string{"report", "a.csv", "shard-*.csv"}, ReportOptions{Results: []string{"a.csv", "shard-*.csv"}, Format: "text"}},
-		{[]string{"report", "--format", "json", "r.csv", "--html", "r.html"}, ReportOptions{Results: []string{"r.csv"}, Format: "json", HTML: "r.html"}},
+		{[]string{"report", "r.csv"}, ReportOptions{Results: []string{"r.csv"}, Format: "text", ScannerAfter: 10 * time.Second, ScannerAllLinks: 2 * time.Second}},
+		{[]string{"report", "a.csv", "shard-*.csv"}, ReportOptions{Results: []string{"a.csv", "shard-*.csv"}, Format: "text", ScannerAfter: 10 * time.Second, ScannerAllLinks: 2 * time.Second}},
+		{[]string{"report", "--format", "json", "r.csv", "--html", "r.html"}, ReportOptions{Results: []string{"r.csv"}, Format: "json", HTML: "r.html", ScannerAfter: 10 * time.Second, ScannerAllLinks: 2 * time.Second}},
 	}
 	for _, c := range reports {
 		same(t, c.args, *parsedAs(t, func(rf *runFuncs, f func(*ReportOptions) error) { rf.report = f }, c.args), c.want)

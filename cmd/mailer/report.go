@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/campaign"
+	"github.com/mailer-dev/mailer/track"
 	"github.com/spf13/cobra"
 )
 
@@ -21,17 +22,22 @@ type ReportOptions struct {
 	Results []string // files or glob patterns
 	Format  string
 	HTML    string
+
+	Events          []string // events files of serve --events
+	ScannerAfter    time.Duration
+	ScannerAllLinks time.Duration
 }
 
 func newReportCmd(stdout io.Writer, runF func(*ReportOptions) error) *cobra.Command {
 	o := &ReportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report RESULTS.csv... [--format text|json] [--html FILE]",
+		Use:   "report RESULTS.csv... [--format text|json] [--html FILE] [--events FILE]",
 		Short: "Summarise results CSVs as one campaign: outcomes, rates, SMTP codes, domains, attempts, time",
 		Example: `  mailer report results.csv
   mailer report results.csv --format json
   mailer report results.csv --html report.html
-  mailer report 'results/shard-*.csv'     # the shards of one campaign, as one`,
+  mailer report 'results/shard-*.csv'     # the shards of one campaign, as one
+  MAILER_TRACKING_SECRET=... mailer report results.csv --events events.jsonl   # clicks and opens`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Results = args
@@ -44,6 +50,9 @@ func newReportCmd(stdout io.Writer, runF func(*ReportOptions) error) *cobra.Comm
 	f := cmd.Flags()
 	f.StringVar(&o.Format, "format", "text", "output format on stdout: text or json")
 	f.StringVar(&o.HTML, "html", "", "also write a self-contained HTML page with a chart to `FILE`")
+	f.StringArrayVar(&o.Events, "events", nil, "join the click and open events of serve --events `FILE` (repeatable) to the delivered rows; needs "+trackingSecretEnv)
+	f.DurationVar(&o.ScannerAfter, "scanner-after", track.DefaultScannerRule.AfterDelivery, "with --events: a click sooner than this after delivery is counted as a scanner's, apart from the rates")
+	f.DurationVar(&o.ScannerAllLinks, "scanner-all-links", track.DefaultScannerRule.AllLinksWithin, "with --events: clicks on every link of a message within this span are a scanner's")
 	return cmd
 }
 
@@ -59,9 +68,18 @@ func runReport(o *ReportOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var eng *engagement
+	if len(o.Events) > 0 {
+		rule := track.ScannerRule{AfterDelivery: o.ScannerAfter, AllLinksWithin: o.ScannerAllLinks}
+		if eng, err = buildEngagement(files, o.Events, rule, os.Getenv); err != nil {
+			return err
+		}
+	}
 	if o.HTML != "" {
 		var buf bytes.Buffer
-		if err := reportPage.Execute(&buf, newReportView(rep)); err != nil {
+		v := newReportView(rep)
+		v.Engagement = newEngagementView(eng)
+		if err := reportPage.Execute(&buf, v); err != nil {
 			return err
 		}
 		if err := os.WriteFile(o.HTML, buf.Bytes(), 0o644); err != nil {
@@ -71,9 +89,18 @@ func runReport(o *ReportOptions, stdout io.Writer) error {
 	if o.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		if eng != nil {
+			return enc.Encode(struct {
+				*campaign.Report
+				Engagement *engagement `json:"engagement"`
+			}{rep, eng})
+		}
 		return enc.Encode(rep)
 	}
 	printReport(stdout, rep)
+	if eng != nil {
+		printEngagement(stdout, eng)
+	}
 	return nil
 }
 
@@ -204,6 +231,8 @@ type reportView struct {
 	Elapsed string
 	Rates   [][2]string
 	Sources string // files and shards
+
+	Engagement *engagementView // nil without --events
 }
 
 type bar struct {
@@ -276,6 +305,35 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 <text x="{{.W}}" dx="110" y="{{.TextY}}" font-size="14" fill="#222">{{.Count}} ({{.Share}})</text>
 </g>
 {{end}}</svg>
+{{with .Engagement}}<h2>Engagement</h2>
+<p class="rates" id="clicks"><span><b>{{.ClickRate}}</b>click rate: {{.Clickers}} unique clickers of {{.Delivered}} delivered</span><span><b>{{.Summary.Clicks}}</b>clicks by people</span>{{if .FirstClick}}<span><b>{{.FirstClick}}</b>median time to first click</span>{{end}}</p>
+<p id="scanner">{{.ScannerClicks}} scanner-like clicks (grey) are counted apart and left out of the rates; {{.Rule}}.</p>
+{{if .Links}}<h3>Clicks per link</h3>
+<svg id="link-clicks" role="img" aria-label="clicks per link" xmlns="http://www.w3.org/2000/svg" width="860" height="{{.LinksHeight}}" viewBox="0 0 860 {{.LinksHeight}}">
+{{range .Links}}<g class="link" data-link="{{.Link}}" data-clicks="{{.Clicks}}" data-scanner="{{.Scanner}}">
+<text x="0" y="{{.TextY}}" font-size="13" fill="#222">#{{.Link}} {{.Host}}</text>
+<rect class="people" x="260" y="{{.Y}}" width="{{.W}}" height="22" fill="#1565c0"><title>link {{.Link}}: {{.Clicks}} clicks by {{.Clickers}} people</title></rect>
+<rect class="scanner" x="{{.X2}}" y="{{.Y}}" width="{{.SW}}" height="22" fill="#bdbdbd"><title>link {{.Link}}: {{.Scanner}} scanner-like clicks</title></rect>
+<text x="{{.TX}}" y="{{.TextY}}" font-size="13" fill="#222">{{.Clicks}}{{if .Scanner}} (+{{.Scanner}} scanner-like){{end}}</text>
+</g>
+{{end}}</svg>{{end}}
+{{if .Steps}}<h3>Clicks over time</h3>
+<svg id="click-timeline" role="img" aria-label="clicks over time, {{.Step}} steps" xmlns="http://www.w3.org/2000/svg" width="{{.ChartW}}" height="184" viewBox="0 0 {{.ChartW}} 184">
+{{range .Steps}}<g class="step" data-start="{{.Start}}" data-clicks="{{.Clicks}}" data-scanner="{{.Scanner}}">
+<rect class="scanner" x="{{.X}}" y="{{.SY}}" width="{{$.Engagement.StepW}}" height="{{.SH}}" fill="#bdbdbd"><title>{{.Start}}: {{.Scanner}} scanner-like</title></rect>
+<rect class="people" x="{{.X}}" y="{{.Y}}" width="{{$.Engagement.StepW}}" height="{{.H}}" fill="#1565c0"><title>{{.Start}}: {{.Clicks}} clicks</title></rect>
+</g>
+{{end}}<line x1="0" y1="160" x2="{{.ChartW}}" y2="160" stroke="#555"/>
+<text x="0" y="178" font-size="12" fill="#222">{{.From}}</text>
+<text x="{{.ChartW}}" y="178" font-size="12" fill="#222" text-anchor="end">{{.To}}</text>
+</svg>
+<p>One bar per {{.Step}} (UTC); blue: clicks by people, grey: scanner-like.</p>{{end}}
+{{if .Domains}}<table id="click-domains"><tr><th>recipient domain</th><th>delivered</th><th>unique clickers</th><th>click rate</th></tr>
+{{range .Domains}}<tr><td>{{.Domain}}</td><td class="n">{{.Delivered}}</td><td class="n">{{.Clickers}}</td><td class="n">{{.Rate}}</td></tr>
+{{end}}</table>{{end}}
+<p id="opens">Opens: {{.Opens}} by {{.Openers}} recipients ({{.OpenRate}}), {{.OpensNote}}.</p>
+{{if or .Unmatched .OtherCampaigns}}<p id="unmatched">Not joined: {{.Unmatched}} events of a recipient not among the delivered rows, {{.OtherCampaigns}} of other campaigns.</p>{{end}}
+{{end}}
 {{if .Codes}}<h2>SMTP codes</h2>
 <table id="codes"><tr><th>code</th><th>count</th><th>sample message</th></tr>
 {{range .Codes}}<tr><td>{{.Code}}</td><td class="n">{{.Count}}</td><td>{{.Sample}}</td></tr>

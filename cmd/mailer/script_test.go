@@ -70,6 +70,7 @@ func TestScripts(t *testing.T) {
 			"dnsserver":  cmdDNSServer,
 			"unsuburl":   cmdUnsubURL,
 			"httppost":   cmdHTTPPost,
+			"click":      cmdClick,
 		},
 	})
 }

@@ -41,7 +41,7 @@ func startServe(t *testing.T, args ...string) *serveProc {
 	p := &serveProc{file: filepath.Join(t.TempDir(), "unsubscribed.csv"), lines: make(chan string, 100000), exited: make(chan error, 1)}
 	p.cmd = exec.Command(mailerBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--suppress", p.file,
 		"--unsubscribe-url", serveURL, "--client-rate", "0"}, args...)...)
-	p.cmd.Env = append(os.Environ(), unsubscribeSecretEnv+"="+serveSecret)
+	p.cmd.Env = append(os.Environ(), unsubscribeSecretEnv+"="+serveSecret, trackingSecretEnv+"="+trackSecret)
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
