@@ -391,7 +391,11 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message, b *beginOnc
 	}
 	for fresh := false; ; fresh = true {
 		j := &job{ctx: ctx, m: m, begin: b, got: make(chan *conn, 1)}
-		c, err := r.get(ctx, j)
+		offer := j
+		if fresh {
+			offer = nil // once more: on a connection of its own, not in a lane
+		}
+		c, err := r.get(ctx, offer)
 		if err == errLost {
 			// The connection that took m's turn failed first: nothing of
 			// m was answered. As with a stale connection, once more.
@@ -403,10 +407,12 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message, b *beginOnc
 		if err != nil {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
-		if !j.sent && r.refusal() != nil {
+		if r.refusal() != nil {
 			// The relay refused the sender while m waited for one of its
-			// connections: m goes elsewhere without asking it again. (A
-			// group already sent is answered first: c.send reads it.)
+			// connections: m goes elsewhere without asking it again. If
+			// its group went ahead (DATA included, lane.go), only closing
+			// the connection ends that transaction with nothing delivered.
+			c.broken = c.broken || j.sent
 			r.put(c)
 			return Result{}, errRefusedMeanwhile
 		}
@@ -423,11 +429,17 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message, b *beginOnc
 		res, stale := c.send(ctx, m, b, p.opts, j.sent)
 		res.Time = start
 		res.Relay = r.cfg.Name
+		again := stale && reused && !fresh
+		if !again {
+			// Before put: a Send that c is handed to next (lane.go) sees
+			// what this outcome did to the relay (a refusal that takes it
+			// out).
+			r.observe(&res)
+		}
 		r.put(c)
-		if stale && reused && !fresh {
+		if again {
 			continue
 		}
-		r.observe(&res)
 		if res.Status == Canceled && res.Err == nil {
 			return res, ctx.Err()
 		}
