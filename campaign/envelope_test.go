@@ -22,6 +22,9 @@ type envSender struct {
 func (e *envSender) Probe(context.Context) error { return nil }
 
 func (e *envSender) Send(_ context.Context, m *sender.Message) sender.Result {
+	if res, ok := begin(m); !ok {
+		return res
+	}
 	e.mu.Lock()
 	if e.got == nil {
 		e.got = map[string]sender.Message{}

@@ -17,8 +17,10 @@ import (
 //
 //   - Lock: a run holds an exclusive flock on it, so two runs of the same
 //     campaign (overlapping cron jobs) can never send at once.
-//   - Attempts: before a message goes to a relay its recipient is appended
-//     ("+"), and if the pool gives it back untried it is withdrawn ("-").
+//   - Attempts: just before the first byte of a message goes to a relay
+//     (sender.Message.Begin, not while the pool still holds it back for the
+//     rate or a connection) its recipient is appended ("+"), and if the
+//     pool gives it back untried it is withdrawn ("-").
 //     The outcome goes to the results file afterwards. A recipient with an
 //     attempt but no outcome was in flight when mailer died: the relay may
 //     have accepted it, so the next run records it as unknown instead of
@@ -103,7 +105,7 @@ func lockHolder(path string) string {
 
 // load reads the attempts left without a withdrawal. A torn last record
 // (the process died mid-write) is ignored: its send had not started, as
-// the record is written in full before the send.
+// the record is written in full before the message's first byte.
 func (j *journal) load() error {
 	cr := csv.NewReader(bufio.NewReader(j.f))
 	cr.FieldsPerRecord = -1
@@ -177,7 +179,8 @@ func (j *journal) write(rec []string) error {
 	return nil
 }
 
-// attempt records, before the send, that a message is about to go out.
+// attempt records, before its first byte is written, that a message is
+// about to go out.
 func (j *journal) attempt(email string, line int, messageID string) error {
 	return j.write([]string{"+", email, strconv.Itoa(line), messageID})
 }

@@ -246,3 +246,73 @@ func TestUnwritableResults(t *testing.T) {
 		t.Fatalf("got %v, sent %d", err, fs.total())
 	}
 }
+
+// waitingSender holds every Send. Only to wire@ does it call Begin, as the
+// pool does once a message's first byte goes to a relay; the others wait,
+// as for the rate or a connection, until the run is stopped.
+type waitingSender struct {
+	entered chan string
+	release chan struct{}
+}
+
+func (w *waitingSender) Probe(context.Context) error { return nil }
+
+func (w *waitingSender) Send(ctx context.Context, m *sender.Message) sender.Result {
+	if m.To != "wire@example.com" {
+		w.entered <- m.To
+		<-ctx.Done()
+		return sender.Result{Status: sender.Canceled}
+	}
+	if res, ok := begin(m); !ok {
+		return res
+	}
+	w.entered <- m.To
+	<-w.release
+	return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
+}
+
+// TestCrashWhileWaitingInSend: a crash while messages wait in Send (before
+// their Begin) leaves in the journal only the one on the wire: the next run
+// records that one unknown and sends the others.
+func TestCrashWhileWaitingInSend(t *testing.T) {
+	dir := t.TempDir()
+	list := writeFile(t, dir, "list.csv", "email,first_name\nwire@example.com,W\nw1@example.com,A\nw2@example.com,B\nw3@example.com,C\n")
+	results := filepath.Join(dir, "results.csv")
+	ws := &waitingSender{entered: make(chan string, 4), release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, Concurrency: 4}
+	done := make(chan error, 1)
+	go func() { _, err := Run(ctx, o, ws); done <- err }()
+	for range 4 {
+		<-ws.entered
+	}
+	// What a SIGKILL now would leave: the journal and the results as
+	// they are, in another directory, resumed there.
+	crashed := t.TempDir()
+	for _, name := range []string{"results.csv", "results.csv.journal"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, crashed, name, string(b))
+	}
+	if b, _ := os.ReadFile(results + ".journal"); strings.Count(string(b), "\n+,") != 1 || !strings.Contains(string(b), "\n+,wire@example.com,") {
+		t.Errorf("journal while three messages wait in Send and one is on the wire:\n%s", b)
+	}
+	cancel()
+	close(ws.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	fs := &fakeSender{}
+	o.Results = filepath.Join(crashed, "results.csv")
+	sum, err := Run(context.Background(), o, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Recovered != 1 || fs.total() != 3 || fs.sent["wire@example.com"] != 0 {
+		t.Errorf("after the crash: recovered %d, sent %v; want wire@ recovered unknown and the three that waited sent", sum.Recovered, fs.sent)
+	}
+}

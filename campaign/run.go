@@ -22,7 +22,10 @@ type Sender interface {
 	// Probe checks that a relay can be reached; it is called once, before
 	// the first message, and only if there is something to send.
 	Probe(ctx context.Context) error
-	// Send delivers one message and returns its final outcome.
+	// Send delivers one message and returns its final outcome. It calls
+	// m.Begin as sender.Message documents: once, just before the message's
+	// first byte goes to a relay, and never for a message it gives back
+	// Canceled before that (the run journals the attempt there).
 	Send(ctx context.Context, m *sender.Message) sender.Result
 }
 
@@ -436,28 +439,46 @@ func (r *run) send(j *Verdict) *Record {
 	if r.ctx.Err() != nil {
 		return r.notTried(rec)
 	}
-	// The attempt is on disk before the relay sees the message.
-	if err := r.jr.attempt(rec.Email, rec.Line, rec.MessageID); err != nil {
-		r.journalFailed(err)
+	// The attempt is on disk before the relay sees the first byte of the
+	// message, and not while Send waits (rate, connections, quota): a
+	// crash records unknown only what may have reached a relay. Begin is
+	// called from whichever goroutine writes, before Send returns.
+	begun := false
+	var jerr error
+	msg := &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8, Begin: func() error {
+		if jerr = r.jr.attempt(rec.Email, rec.Line, rec.MessageID); jerr != nil {
+			return jerr
+		}
+		begun = true
+		return nil
+	}}
+	res := r.s.Send(r.ctx, msg)
+	if jerr != nil {
+		r.journalFailed(jerr)
 		return nil
 	}
-	res := r.s.Send(r.ctx, &sender.Message{From: rec.EnvelopeFrom, To: j.Email, Data: m.Data, UTF8: m.UTF8})
+	// withdraw takes back the attempt of a message the pool gave back
+	// without an outcome, if it got as far as one.
+	withdraw := func() {
+		if !begun {
+			return
+		}
+		if err := r.jr.withdraw(rec.Email); err != nil {
+			r.journalFailed(err)
+		}
+	}
 	if qe := (*sender.QuotaError)(nil); errors.As(res.Err, &qe) {
 		// Every relay's daily quota is used: the run stops taking rows,
 		// and what is left is not recorded (a run after the reset sends
 		// it), unless an earlier try of this message left an outcome.
 		r.quotaOnce.Do(func() { r.quotaErr = qe; r.quotaHit.Store(true) })
 		if res.Attempts == 0 {
-			if err := r.jr.withdraw(rec.Email); err != nil {
-				r.journalFailed(err)
-			}
+			withdraw()
 			return nil
 		}
 	}
 	if res.Status == sender.Canceled {
-		if err := r.jr.withdraw(rec.Email); err != nil {
-			r.journalFailed(err)
-		}
+		withdraw()
 		return r.notTried(rec)
 	}
 	rec.Status = Status(res.Status)

@@ -39,6 +39,9 @@ func (f *fakeSender) Probe(context.Context) error {
 }
 
 func (f *fakeSender) Send(_ context.Context, m *sender.Message) sender.Result {
+	if res, ok := begin(m); !ok {
+		return res
+	}
 	f.mu.Lock()
 	if f.sent == nil {
 		f.sent = map[string]int{}
@@ -53,6 +56,18 @@ func (f *fakeSender) Send(_ context.Context, m *sender.Message) sender.Result {
 		return f.answer(m.To)
 	}
 	return sender.Result{Status: sender.Delivered, Code: 250, Relay: "fake", Attempts: 1}
+}
+
+// begin calls m.Begin as the pool does before a message's first byte; ok
+// false: it failed, and res is what the pool would return.
+func begin(m *sender.Message) (res sender.Result, ok bool) {
+	if m.Begin == nil {
+		return res, true
+	}
+	if err := m.Begin(); err != nil {
+		return sender.Result{Status: sender.Canceled, Err: err}, false
+	}
+	return res, true
 }
 
 func (f *fakeSender) total() int {

@@ -39,8 +39,9 @@ type conn struct {
 // first command, the sign of a connection the relay already closed. A ctx
 // cancelled before the body starts abandons the transaction (Canceled: the
 // relay has nothing); once the body is on its way, the timeouts bound it.
-// ahead says m's command group left already (lane.go).
-func (c *conn) send(ctx context.Context, m *Message, o Options, ahead bool) (res Result, stale bool) {
+// ahead says m's command group left already (lane.go). b is m's Begin,
+// called just before m's first byte is written.
+func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ahead bool) (res Result, stale bool) {
 	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
 		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
 	}
@@ -49,7 +50,13 @@ func (c *conn) send(ctx context.Context, m *Message, o Options, ahead bool) (res
 		return *refused, false
 	}
 	if c.wire != nil {
-		return c.sendPiped(ctx, m, mo, o, ahead)
+		return c.sendPiped(ctx, m, b, mo, o, ahead)
+	}
+	if ctx.Err() != nil {
+		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
+	}
+	if err := b.call(); err != nil {
+		return canceledBy(err), false
 	}
 	stop := context.AfterFunc(ctx, c.nc.abort)
 	stage, err := c.envelope(m, mo)

@@ -19,7 +19,9 @@ import (
 // ctx (a cancelled Send's message never reaches the wire), its addresses
 // and SMTPUTF8, the rate window (counted then, or not taken ahead), the
 // relay's quota of messages per connection. When one fails the Send gets
-// the connection with nothing sent and runs its transaction itself.
+// the connection with nothing sent and runs its transaction itself. Last,
+// the taker calls the Send's Begin (Message.Begin), as its group is about
+// to be written; when Begin fails the group stays out of the write.
 
 // LaneDepth is how many Sends per connection a caller keeps in flight so
 // that a pipelining connection always finds the next message ready as a
@@ -31,8 +33,9 @@ const LaneDepth = 4
 type job struct {
 	ctx   context.Context
 	m     *Message
-	sent  bool      // its command group left with the previous body
-	start time.Time // then: when it was counted
+	begin *beginOnce // m's Begin, called by the taker before its group goes
+	sent  bool       // its command group left with the previous body
+	start time.Time  // then: when it was counted
 	// got receives the connection once the taker's transaction is over, or
 	// nil when the connection was lost before this job's turn.
 	got chan *conn
@@ -68,6 +71,9 @@ func (c *conn) take(b []byte) []byte {
 		if start, ok = w.tryTake(); !ok {
 			return b
 		}
+	}
+	if j.begin.call() != nil {
+		return b // the Send sees the error when it gets c, with nothing sent
 	}
 	j.sent, j.start = true, start
 	return c.appendEnvelope(b, j.m, mo, false)

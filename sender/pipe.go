@@ -120,9 +120,14 @@ func (c *conn) appendEnvelope(b []byte, m *Message, mo *smtp.MailOptions, rset b
 // sendPiped runs m's transaction on a pipelining connection. ahead says its
 // command group left already, with the previous message's body. It has the
 // outcomes of conn.send, reply for reply.
-func (c *conn) sendPiped(ctx context.Context, m *Message, mo *smtp.MailOptions, o Options, ahead bool) (Result, bool) {
+func (c *conn) sendPiped(ctx context.Context, m *Message, b *beginOnce, mo *smtp.MailOptions, o Options, ahead bool) (Result, bool) {
 	if !ahead && ctx.Err() != nil {
 		return Result{Status: Canceled, Text: "canceled before the message was sent"}, false
+	}
+	if !ahead {
+		if err := b.call(); err != nil {
+			return canceledBy(err), false
+		}
 	}
 	stop := context.AfterFunc(ctx, c.nc.abort)
 	c.nc.SetDeadline(time.Now().Add(o.CommandTimeout))

@@ -113,6 +113,46 @@ type Message struct {
 	To   string // the one recipient (RCPT TO)
 	Data []byte // CRLF-terminated RFC 5322 message
 	UTF8 bool   // the header has raw UTF-8 addresses: needs SMTPUTF8
+	// Begin, when set, is called at most once per Send, from whichever
+	// goroutine writes, immediately before the first byte of the message's
+	// transaction is written to a connection: its MAIL FROM (or the RSET
+	// before it), its pipelined command group, or that group riding in the
+	// write of the previous message's body (lane.go). It is called on the
+	// first attempt that gets that far; retries do not call it again. A
+	// message that never gets that far (refused before MAIL for SMTPUTF8,
+	// cancelled while it waits for the rate, a connection or a relay's
+	// quota) never calls it. So a caller can note there that the message
+	// may reach a relay, and know that a message Send is still waiting
+	// with has not. If Begin returns an error, nothing of the message is
+	// written and Send returns Status Canceled with Err set to that error.
+	// Begin should be quick: a connection waits for it.
+	Begin func() error
+}
+
+// beginOnce calls a Message's Begin at most once per Send. The goroutine
+// that calls it (the Send's own, or the one writing the previous body on a
+// lane) hands the connection to the Send afterwards: reads of it after the
+// handover see what the call did.
+type beginOnce struct {
+	fn     func() error
+	called bool
+	err    error
+}
+
+// call calls Begin the first time and returns its error, then and later.
+func (b *beginOnce) call() error {
+	if !b.called {
+		b.called = true
+		if b.fn != nil {
+			b.err = b.fn()
+		}
+	}
+	return b.err
+}
+
+// canceledBy is the outcome of a message whose Begin failed: not sent.
+func canceledBy(err error) Result {
+	return Result{Status: Canceled, Text: "not sent: " + err.Error(), Err: err}
 }
 
 // Pool sends messages over reused connections to one or more relays. It is
@@ -237,6 +277,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 	var blocked uint64   // relays that refused the sender of m: never again
 	hurry := false       // the last try was blocked: the next goes at once
 	var giveUp time.Time // when every relay is down: when to stop waiting
+	b := &beginOnce{fn: m.Begin}
 	d := p.domain(m.To)
 	if d != nil && d.slots != nil {
 		select {
@@ -284,7 +325,7 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 			return res
 		}
 		tried |= 1 << r.index
-		res, err := p.attempt(ctx, r, m)
+		res, err := p.attempt(ctx, r, m, b)
 		if err == errRefusedMeanwhile {
 			blocked |= 1 << r.index
 			if p.usableBesides(blocked) { // pick waits for one that is down for a while
@@ -306,8 +347,9 @@ func (p *Pool) Send(ctx context.Context, m *Message) Result {
 			giveUp = time.Time{} // a relay answered
 		}
 		res.Attempts = attempt
-		if res.Status == Invalid {
-			res.Attempts = attempt - 1 // refused before MAIL: this one was no try
+		if res.Status == Invalid || res.Status == Canceled {
+			// Refused before MAIL, or Begin failed: this one was no try.
+			res.Attempts = attempt - 1
 		}
 		if res.Status == Blocked {
 			// A relay that refuses the sender says nothing about the
@@ -341,15 +383,19 @@ var errRefusedMeanwhile = errors.New("the relay refuses the sender")
 // at MAIL is not the message's fault, so it is tried once more on a fresh
 // connection before it counts. A non-nil error means the try was cut short
 // by ctx or by a connection that could not be opened.
-func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, error) {
+func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message, b *beginOnce) (Result, error) {
 	if r.limited.Load() {
 		if err := r.limiter.Wait(ctx); err != nil {
 			return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 		}
 	}
 	for fresh := false; ; fresh = true {
-		j := &job{ctx: ctx, m: m, got: make(chan *conn, 1)}
-		c, err := r.get(ctx, j)
+		j := &job{ctx: ctx, m: m, begin: b, got: make(chan *conn, 1)}
+		offer := j
+		if fresh {
+			offer = nil // once more: on a connection of its own, not in a lane
+		}
+		c, err := r.get(ctx, offer)
 		if err == errLost {
 			// The connection that took m's turn failed first: nothing of
 			// m was answered. As with a stale connection, once more.
@@ -363,7 +409,10 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 		}
 		if r.refusal() != nil {
 			// The relay refused the sender while m waited for one of its
-			// connections: m goes elsewhere without asking it again.
+			// connections: m goes elsewhere without asking it again. If
+			// its group went ahead (DATA included, lane.go), only closing
+			// the connection ends that transaction with nothing delivered.
+			c.broken = c.broken || j.sent
 			r.put(c)
 			return Result{}, errRefusedMeanwhile
 		}
@@ -377,15 +426,21 @@ func (p *Pool) attempt(ctx context.Context, r *upstream, m *Message) (Result, er
 				return Result{Status: Deferred, Relay: r.cfg.Name, Text: err.Error()}, err
 			}
 		}
-		res, stale := c.send(ctx, m, p.opts, j.sent)
+		res, stale := c.send(ctx, m, b, p.opts, j.sent)
 		res.Time = start
 		res.Relay = r.cfg.Name
+		again := stale && reused && !fresh
+		if !again {
+			// Before put: a Send that c is handed to next (lane.go) sees
+			// what this outcome did to the relay (a refusal that takes it
+			// out).
+			r.observe(&res)
+		}
 		r.put(c)
-		if stale && reused && !fresh {
+		if again {
 			continue
 		}
-		r.observe(&res)
-		if res.Status == Canceled {
+		if res.Status == Canceled && res.Err == nil {
 			return res, ctx.Err()
 		}
 		return res, nil

@@ -220,3 +220,56 @@ func TestSignalExitCodes(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestCrashWhileWaitingOnRate kills mailer with SIGKILL while most of its
+// messages wait in the pool (--rate 5/s: with 4 connections, send keeps 16
+// messages in flight, and all but about one per connection wait for the
+// rate). Only a message whose first byte reached a relay may be recorded
+// unknown by the next run: the ones that were still waiting are sent, not
+// lost.
+func TestCrashWhileWaitingOnRate(t *testing.T) {
+	const conns = 4
+	bin := mailerBinary(t)
+	relay := startTestRelay(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "r%02d@example.com\n", i)
+	}
+	list := filepath.Join(dir, "list.csv")
+	os.WriteFile(list, []byte(b.String()), 0o644)
+	results := filepath.Join(dir, "r.csv")
+	send := func(rate string) *exec.Cmd {
+		return exec.Command(bin, "send", "--list", list, "--template", "announcement", "--relay", "smtp+plain://"+relay.Addr(),
+			"--results", results, "--rate", rate, "--concurrency", fmt.Sprint(conns), "--quiet")
+	}
+	cmd := send("5/s")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a few deliveries", func() bool { return relay.Accepted() >= 3 })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	if out, err := send("1000/s").CombinedOutput(); err != nil {
+		t.Fatalf("run after the crash: %v\n%s", err, out)
+	}
+	unknown, delivered := 0, 0
+	for _, r := range readResultRows(t, results) {
+		switch r.Status {
+		case "unknown":
+			unknown++
+		case "delivered":
+			delivered++
+		default:
+			t.Errorf("row %+v", r)
+		}
+	}
+	if unknown > conns {
+		t.Errorf("%d recipients recorded unknown after the crash, want at most %d (one per connection): messages waiting for the rate were lost", unknown, conns)
+	}
+	if unknown+delivered != 40 || int64(delivered) > relay.Accepted() {
+		t.Errorf("%d unknown and %d delivered of 40; the relay accepted %d", unknown, delivered, relay.Accepted())
+	}
+}
