@@ -84,7 +84,10 @@ func dsnRecipient(h textproto.Header) Recipient {
 	code, enh := replyCode(r.Diagnostic)
 	r.Code = code
 	r.Status = leadingStatus(h.Get("Status"))
-	if r.Status == "" {
+	// "5.0.0" says only the class (MTAs write it when they do not map the
+	// reply): the receiver's own enhanced code of the same class in the
+	// diagnostic says more, and a 5.7.1 spam refusal must read as policy.
+	if r.Status == "" || enh != "" && enh[0] == r.Status[0] && strings.HasSuffix(r.Status, ".0.0") {
 		r.Status = enh
 	}
 	if r.Status == "" && code != 0 {

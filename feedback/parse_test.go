@@ -126,3 +126,39 @@ func TestPostfixFresh(t *testing.T) {
 		})
 	}
 }
+
+// A DSN whose Status field gives only the class (5.0.0, as MTAs write when
+// they do not map the reply) while its Diagnostic-Code holds the receiver's
+// enhanced code is classified by the latter: a 5.7.1 spam refusal is a
+// policy block, never a hard bounce that suppresses the recipient.
+func TestDSNGenericStatusUsesDiagnostic(t *testing.T) {
+	dsn := func(status, diag string) string {
+		return "From: MAILER-DAEMON@relay.example\r\nTo: bounces@acme.example\r\nMessage-ID: <d1@relay.example>\r\n" +
+			"Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n" +
+			"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example\r\n\r\n" +
+			"Final-Recipient: rfc822; ann@example.org\r\nAction: failed\r\nStatus: " + status + "\r\n" +
+			"Diagnostic-Code: smtp; " + diag + "\r\n--b--\r\n"
+	}
+	for _, c := range []struct {
+		status, diag, want string
+		class              Class
+	}{
+		{"5.0.0", "550 5.7.1 Message rejected as spam", "5.7.1", Policy},
+		{"5.0.0", "550-5.7.26 Unauthenticated email is not accepted", "5.7.26", Policy},
+		{"5.0.0", "550 5.1.1 No such user", "5.1.1", Hard},
+		{"5.0.0", "550 no such user", "5.0.0", Hard},
+		{"5.1.1", "550 5.7.1 odd", "5.1.1", Hard}, // a specific Status is the MTA's word
+		{"4.0.0", "451 4.7.1 greylisted", "4.7.1", Soft},
+	} {
+		rep, err := Parse(strings.NewReader(dsn(c.status, c.diag)), Options{})
+		if err != nil || len(rep.Recipients) != 1 {
+			t.Fatalf("%s %q: %v %+v", c.status, c.diag, err, rep)
+		}
+		r := rep.Recipients[0]
+		if r.Status != c.want || r.Class != c.class {
+			t.Errorf("Status %s, %q: got %s %s, want %s %s", c.status, c.diag, r.Status, r.Class, c.want, c.class)
+		}
+	}
+}

@@ -317,3 +317,25 @@ func TestIMAPRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A "From " line inside a message that a writer left unescaped does not
+// start a new message unless a blank line comes before it, as it always
+// does before a real separator.
+func TestMboxFromInBody(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m")
+	body := "From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n" +
+		"Subject: one\n\nThe original message:\nFrom the team, with love\nbye\n\n" +
+		"From MAILER-DAEMON Mon Mar  2 10:01:00 2026\n" +
+		"Subject: two\n\nsecond\n"
+	os.WriteFile(p, []byte(body), 0o644)
+	mb, _ := OpenMbox(p, 0)
+	defer mb.Close()
+	got := drain(t, mb, false)
+	want := []string{
+		"Subject: one\n\nThe original message:\nFrom the team, with love\nbye\n",
+		"Subject: two\n\nsecond\n",
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}

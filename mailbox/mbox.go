@@ -10,7 +10,8 @@ import (
 )
 
 // Mbox streams the messages of an mbox file (mboxo or mboxrd: each starts
-// with a "From " line at the start of a line; ">From ", ">>From " ... are
+// with a "From " line at the start of a line after a blank line or at the
+// start of the file; ">From ", ">>From " ... are
 // unescaped by one '>', which is exact for mboxrd and right for the
 // ">From " lines mboxo writes). One message is in memory at a time. Mark
 // does nothing: an mbox is read-only here, since rewriting it safely would
@@ -82,9 +83,13 @@ func (mb *Mbox) Next(ctx context.Context) (*Message, error) {
 	}
 	id := fmt.Sprintf("%s:%d", mb.path, start)
 	var buf bytes.Buffer
+	// A "From " line ends the message only after a blank line (or right
+	// after the separator): one inside a body that its writer did not
+	// escape as ">From " stays part of it.
+	blank := true
 	for {
 		peek, _ := mb.br.Peek(5)
-		if string(peek) == "From " {
+		if blank && string(peek) == "From " {
 			break
 		}
 		line, err := mb.readLine()
@@ -94,6 +99,7 @@ func (mb *Mbox) Next(ctx context.Context) (*Message, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", mb.path, err)
 		}
+		blank = len(bytes.TrimRight(line, "\r\n")) == 0
 		if i := quotedFrom(line); i > 0 {
 			line = line[1:]
 		}
@@ -102,12 +108,14 @@ func (mb *Mbox) Next(ctx context.Context) (*Message, error) {
 			// Skip the rest of the message so that Next can go on.
 			for {
 				peek, _ := mb.br.Peek(5)
-				if string(peek) == "From " {
+				if blank && string(peek) == "From " {
 					break
 				}
-				if _, err := mb.readLine(); err != nil {
+				line, err := mb.readLine()
+				if err != nil {
 					break
 				}
+				blank = len(bytes.TrimRight(line, "\r\n")) == 0
 			}
 			return nil, &TooLargeError{ID: id, Limit: mb.max}
 		}

@@ -103,14 +103,23 @@ func (w *Writer) AppendAll(es []Entry) (err error) {
 	}
 	// One write of the whole lines: O_APPEND puts it at the end, and the
 	// lock keeps other writers of this package out meanwhile.
-	if _, err := w.f.Write(buf.Bytes()); err != nil {
+	if _, err := writeFile(w.f, buf.Bytes()); err != nil {
+		// A write cut short (a full disk) leaves part of a line, which
+		// may read as a whole record with a broken time: take it back.
+		if terr := w.f.Truncate(end); terr != nil {
+			return errors.Join(err, fmt.Errorf("cut short write: %w", terr))
+		}
 		return err
 	}
 	return syncFile(w.f)
 }
 
-// syncFile is (*os.File).Sync; tests count and fail it.
-var syncFile = (*os.File).Sync
+// syncFile is (*os.File).Sync, writeFile (*os.File).Write; tests count
+// and fail them.
+var (
+	syncFile  = (*os.File).Sync
+	writeFile = (*os.File).Write
+)
 
 // row is e in the file's columns. Each value is one line of safe text
 // (control characters escaped) that a spreadsheet will not run.

@@ -1,6 +1,7 @@
 package suppress
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,5 +233,43 @@ func TestAppendAllOneSync(t *testing.T) {
 	}
 	if got := readAll(t, path); len(got) != 300 || got[299].Email != "299@example.com" {
 		t.Errorf("read back %d entries", len(got))
+	}
+}
+
+// TestShortWriteCut: a write cut short (a full disk) is taken back before
+// AppendAll returns its error. Left in the file, a tail cut inside the time
+// column reads as a whole record, so the next append kept it and every
+// later Read failed on its time.
+func TestShortWriteCut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.csv")
+	w, err := OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	at := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	if err := w.Append(Entry{Email: "ann@example.org", Reason: HardBounce, Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("no space left on device")
+	writeFile = func(f *os.File, b []byte) (int, error) {
+		i := bytes.Index(b, []byte("2026-11-03")) + 7 // inside the time column
+		n, _ := f.Write(b[:i])
+		return n, full
+	}
+	err = w.Append(Entry{Email: "bob@example.org", Code: "5.1.1", Diagnostic: "gone", Reason: HardBounce, Time: at})
+	writeFile = (*os.File).Write
+	if !errors.Is(err, full) {
+		t.Fatalf("short write: %v", err)
+	}
+	if err := w.Append(Entry{Email: "cy@example.org", Reason: Unsubscribe, Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := Read(path, func(e Entry) error { got = append(got, e.Email); return nil }); err != nil {
+		t.Fatalf("Read after a short write: %v", err)
+	}
+	if strings.Join(got, ",") != "ann@example.org,cy@example.org" {
+		t.Errorf("read %v", got)
 	}
 }

@@ -34,7 +34,9 @@ type Event struct {
 // wait), and fsynced before Append returns. Appends that arrive while a
 // write is under way are collected and committed together: one write and
 // one fsync for all of them (group commit), so a burst of clicks costs a
-// few fsyncs, not one each. It is safe for concurrent use.
+// few fsyncs, not one each. Each commit first cuts a torn last line (an
+// append cut short, by this process or another), so lines start whole. It
+// is safe for concurrent use.
 type Log struct {
 	f      *os.File
 	mu     sync.RWMutex // Append holds it shared while sending; Close exclusively
@@ -57,7 +59,7 @@ const maxBatch = 512
 // OpenLog opens (or creates, mode 0600) the events file for appending. A
 // torn last line left by a crash is cut first, so new lines start whole.
 func OpenLog(path string) (*Log, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -76,21 +78,28 @@ func repairTail(f *os.File) error {
 		return err
 	}
 	defer flock(f, syscall.LOCK_UN)
+	return cutTail(f)
+}
+
+// cutTail cuts bytes after the last newline; the caller holds the lock.
+func cutTail(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil || st.Size() == 0 {
 		return err
 	}
-	r, err := os.Open(f.Name())
-	if err != nil {
+	size := st.Size()
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
 		return err
 	}
-	defer r.Close()
-	size := st.Size()
+	if last[0] == '\n' {
+		return nil
+	}
 	buf := make([]byte, 4096)
 	for end := size; end > 0; {
 		start := max(end-int64(len(buf)), 0)
 		b := buf[:end-start]
-		if _, err := r.ReadAt(b, start); err != nil {
+		if _, err := f.ReadAt(b, start); err != nil {
 			return err
 		}
 		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
@@ -179,6 +188,12 @@ func (l *Log) write(b []byte) error {
 		return err
 	}
 	defer flock(l.f, syscall.LOCK_UN)
+	// A torn line since the last commit (another process that died
+	// mid-append, or our own write cut short by a full disk) would glue
+	// onto ours and make the file unreadable from there on.
+	if err := cutTail(l.f); err != nil {
+		return fmt.Errorf("cut torn line: %w", err)
+	}
 	if _, err := l.f.Write(b); err != nil {
 		return err
 	}
