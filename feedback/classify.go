@@ -47,15 +47,21 @@ const (
 //     RFC 5321 4.2.3 gives 550 as "mailbox unavailable".
 //   - A failed action with a 4.x.x status (the queue lifetime ran out) is
 //     Soft: the address never said it does not exist.
+//   - 4.7.x, delayed or failed, is Policy like 5.7.x: a receiver's rate
+//     limit or reputation deferral (Gmail's 4.7.28, say) is the sender's to
+//     fix, and counting it toward the soft limit would shrink the list for it.
 func Classify(action, status string) Class {
 	action = strings.ToLower(strings.TrimSpace(action))
+	class, subject, detail, ok := splitStatus(status)
 	switch action {
 	case "delivered", "relayed", "expanded":
 		return None
 	case "delayed":
+		if ok && class == 4 && subject == 7 {
+			return Policy
+		}
 		return Soft
 	}
-	class, subject, detail, ok := splitStatus(status)
 	if !ok {
 		return None
 	}
@@ -63,6 +69,9 @@ func Classify(action, status string) Class {
 	case 2:
 		return None
 	case 4:
+		if subject == 7 {
+			return Policy
+		}
 		return Soft
 	}
 	// class 5

@@ -35,7 +35,9 @@ func TestClassify(t *testing.T) {
 		{"failed", "5.1", None},
 		{"failed", "6.1.1", None},
 		{"failed", "5.1.1000", None},
-		{"", "4.7.0", Soft},
+		{"", "4.7.0", Policy},
+		{"failed", "4.7.28", Policy}, // a rate limit that outlived the queue
+		{"delayed", "4.7.1", Policy},
 	} {
 		if got := Classify(tc.action, tc.status); got != tc.want {
 			t.Errorf("Classify(%q, %q) = %q, want %q", tc.action, tc.status, got, tc.want)
