@@ -359,10 +359,19 @@ func (p *Processor) apply(id string, rep *feedback.Report, rc feedback.Recipient
 	case feedback.Hard:
 		reason, status, code = suppress.HardBounce, campaign.Bounced, campaign.ReasonLateBounce
 	case feedback.Soft:
+		if p.ledger.SoftCounted(rep.Original.MessageID, key) {
+			// Another delay warning (or the final failure) about a message
+			// already counted: one trouble, one count.
+			s.NoAction++
+			return nil
+		}
 		reason = suppress.SoftBounce
 		if p.ledger.SoftSince(key, now.Add(-p.o.SoftWindow))+1 >= p.o.SoftLimit {
 			reason, status, code = suppress.SoftBounceLimit, campaign.Bounced, campaign.ReasonSoftLimit
 			diag = fmt.Sprintf("soft bounce %d within %s: %s", p.o.SoftLimit, days(p.o.SoftWindow), rc.Diagnostic)
+		} else {
+			// The row keeps the message it is about, for SoftCounted.
+			source = suppress.SoftSource(source, rep.Original.MessageID)
 		}
 	case feedback.Complaint:
 		reason, status, code = suppress.Complaint, campaign.Complained, campaign.ReasonComplaint

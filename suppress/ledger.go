@@ -3,6 +3,7 @@ package suppress
 import (
 	"errors"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -16,13 +17,32 @@ type Ledger struct {
 	written    map[[16]byte]struct{}
 	soft       map[[16]byte][]time.Time
 	suppressed map[[16]byte]Reason
+	// softAbout holds (original Message-ID, address) pairs that a soft
+	// bounce already counted: a second delay warning about the same
+	// message (Exim repeats them, Postfix sends "delayed" then "failed")
+	// is the same trouble, not another one.
+	softAbout map[[16]byte]struct{}
+}
+
+// aboutSep joins a soft-bounce row's source and the Message-ID of the
+// message it is about: "bounces:mid:X about <id>".
+const aboutSep = " about "
+
+// SoftSource is the source written for a soft bounce of the message with
+// the Message-ID about ("" when the report does not say): it keeps the
+// pair in the file, so ReadLedger can count each message once.
+func SoftSource(source, about string) string {
+	if about == "" {
+		return source
+	}
+	return source + aboutSep + about
 }
 
 // ReadLedger reads the suppression file at path into a Ledger; a missing
 // file is an empty one. Rows without a source say nothing of who wrote
 // them and only count as suppressions (Suppressed).
 func ReadLedger(path string) (*Ledger, error) {
-	l := &Ledger{written: map[[16]byte]struct{}{}, soft: map[[16]byte][]time.Time{}, suppressed: map[[16]byte]Reason{}}
+	l := &Ledger{written: map[[16]byte]struct{}{}, soft: map[[16]byte][]time.Time{}, suppressed: map[[16]byte]Reason{}, softAbout: map[[16]byte]struct{}{}}
 	reasons := map[Reason]Reason{}
 	err := Read(path, func(e Entry) error {
 		k := e.Key()
@@ -30,6 +50,9 @@ func ReadLedger(path string) (*Ledger, error) {
 			l.written[written(e.Source, k)] = struct{}{}
 		}
 		if e.Reason == SoftBounce {
+			if _, about, ok := strings.Cut(e.Source, aboutSep); ok {
+				l.softAbout[digest(about+"\x00"+k)] = struct{}{}
+			}
 			l.AddSoft(k, e.Time)
 			return nil
 		}
@@ -64,10 +87,23 @@ func (l *Ledger) Has(source, k string) bool {
 func (l *Ledger) Add(source, k string, r Reason, t time.Time) {
 	l.written[written(source, k)] = struct{}{}
 	if r == SoftBounce {
+		if _, about, ok := strings.Cut(source, aboutSep); ok {
+			l.softAbout[digest(about+"\x00"+k)] = struct{}{}
+		}
 		l.AddSoft(k, t)
 	} else {
 		l.suppressed[digest(k)] = r
 	}
+}
+
+// SoftCounted reports whether a soft bounce of the message with the
+// Message-ID about was already counted for the address with key k.
+func (l *Ledger) SoftCounted(about, k string) bool {
+	if about == "" {
+		return false
+	}
+	_, ok := l.softAbout[digest(about+"\x00"+k)]
+	return ok
 }
 
 // AddSoft records a soft bounce of the address with key k at time t.

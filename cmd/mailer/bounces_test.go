@@ -461,3 +461,40 @@ func TestBouncesNothingToWrite(t *testing.T) {
 		t.Error("an empty suppression file was created")
 	}
 }
+
+// TestBouncesSoftOncePerMessage: delay warnings about one message (Exim
+// repeats them; Postfix sends "delayed" and then "failed") are one soft
+// bounce, in one run and across runs; a warning about another message
+// counts again.
+func TestBouncesSoftOncePerMessage(t *testing.T) {
+	dir := t.TempDir()
+	supp := filepath.Join(dir, "s.csv")
+	mdir := filepath.Join(dir, "eml")
+	os.Mkdir(mdir, 0o755)
+	for i := 1; i <= 3; i++ {
+		os.WriteFile(filepath.Join(mdir, fmt.Sprintf("w%d.eml", i)), []byte(dsn(fmt.Sprintf("warn%d", i), "b@acme.example", "bob@example.com", "4.2.2", "m2@acme.example")), 0o644)
+	}
+	s, err := runB(t, &BouncesOptions{Sources: []string{mdir}, Suppress: supp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := suppress.Load(supp)
+	if s.SoftCounted != 1 || len(s.Suppressed) != 0 || set.File("bob@example.com") != "" {
+		t.Errorf("three warnings about one message: %+v; suppressed %q", s, set.File("bob@example.com"))
+	}
+	// A later run: a fourth warning about the same message still counts nothing.
+	s, err = runB(t, &BouncesOptions{Sources: []string{"-"}, stdin: strings.NewReader(dsn("warn4", "b@acme.example", "bob@example.com", "4.2.2", "m2@acme.example")), Suppress: supp})
+	if err != nil || s.SoftCounted != 0 || len(s.Suppressed) != 0 {
+		t.Errorf("another run, same message: %+v %v", s, err)
+	}
+	// Two other messages: the count reaches the limit (3).
+	for i, mid := range []string{"m7@acme.example", "m8@acme.example"} {
+		s, err = runB(t, &BouncesOptions{Sources: []string{"-"}, stdin: strings.NewReader(dsn(fmt.Sprintf("other%d", i), "b@acme.example", "bob@example.com", "4.2.2", mid)), Suppress: supp})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if set, _ = suppress.Load(supp); s.Suppressed[suppress.SoftBounceLimit] != 1 || set.Reason("bob@example.com") != suppress.SoftBounceLimit {
+		t.Errorf("three messages: %+v; reason %q", s, set.Reason("bob@example.com"))
+	}
+}
