@@ -123,3 +123,25 @@ func TestRealPath(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunWaitsForTheLock: a dry run given the results file of a real
+// run that has written only its header is refused while that run holds the
+// file; before, it passed the check and rewrote the file under the run.
+func TestDryRunWaitsForTheLock(t *testing.T) {
+	dir := t.TempDir()
+	list := writeFile(t, dir, "list.csv", "email,first_name\na@example.com,A\n")
+	results := writeFile(t, dir, "results.csv", resultsHeader())
+	held, err := lockResults(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.close()
+	_, err = Run(context.Background(), Options{ListOptions: ListOptions{List: list, Template: testTemplate(t, tmplSrc)}, Results: results, DryRun: true}, &fakeSender{})
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("dry run while a run holds the file: %v, want a LockedError", err)
+	}
+	if b, _ := os.ReadFile(results); string(b) != resultsHeader() {
+		t.Errorf("the dry run changed the file:\n%s", b)
+	}
+}

@@ -236,6 +236,11 @@ func (r *run) setup() error {
 	r.done = &finished{keys: newDigestSet(doneRows), dupLines: map[int32]bool{}, unknown: map[digest]bool{}}
 	var recovered []attempt
 	if o.DryRun {
+		// The results file's lock too: a dry run rewrites its file, which
+		// must not be that of a real run that has written only its header.
+		if r.lock, err = lockResults(o.Results); err != nil {
+			return err
+		}
 		if err := checkDryRunTarget(o.Results); err != nil {
 			return err
 		}
