@@ -210,6 +210,19 @@ func New(relays []Relay, opts Options) (*Pool, error) {
 	return p, nil
 }
 
+// Refused lists the refusals that took relays out of the pool for the
+// run (RefusedError: the relay refuses the sender), one per such relay, so
+// a run that the other relays finished can still say a relay needs fixing.
+func (p *Pool) Refused() []*RefusedError {
+	var out []*RefusedError
+	for _, r := range p.relays {
+		if re := r.refusal(); re != nil {
+			out = append(out, re)
+		}
+	}
+	return out
+}
+
 // Dials reports how many connections the pool has opened so far.
 func (p *Pool) Dials() int64 { return p.dials.Load() }
 

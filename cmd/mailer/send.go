@@ -289,6 +289,13 @@ func runSend(ctx context.Context, o *SendOptions, stdout io.Writer, u *ui) error
 				"email", r.Email, "status", string(r.Status), "code", int(r.Code))
 		}
 	}
+	if pool != nil && err == nil {
+		// The other relays took its work, so nothing else says so.
+		for _, re := range pool.Refused() {
+			u.warn(re.Error()+": the other relays took its messages; fix it before the next campaign",
+				"kind", "relay-refused", "relay", re.Relay)
+		}
+	}
 	if qe := (*sender.QuotaError)(nil); errors.As(err, &qe) {
 		return &exitStatus{code: exitTempFail, hint: qe.Error() + ": run the same command again after that to send the rest"}
 	}
