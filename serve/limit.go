@@ -44,6 +44,14 @@ func (l *limiter) allow(ip string, now time.Time) bool {
 	return c.l.AllowN(now, 1)
 }
 
+// has reports whether ip's bucket holds a token now, taking none.
+func (l *limiter) has(ip string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.clients[ip]
+	return c == nil || c.l.TokensAt(now) >= 1
+}
+
 // sweep makes room for a quarter of max.
 func (l *limiter) sweep(now time.Time) {
 	full := time.Duration(float64(l.burst) / float64(l.r) * float64(time.Second))

@@ -65,9 +65,12 @@ type Options struct {
 	// MaxBody is the largest POST body read (DefaultMaxBody when 0): a
 	// one-click body is 26 bytes.
 	MaxBody int64
-	// ClientRate and ClientBurst limit the requests of each client IP
-	// (token bucket); ClientRate < 0 turns the limit off. Zero values are
-	// the defaults.
+	// ClientRate and ClientBurst limit the refused requests (4xx: a bad
+	// or missing token, a wrong method, an oversized body) of each client
+	// IP (token bucket): past them every request of that IP gets 429 until
+	// the bucket refills, while a client whose requests succeed is never
+	// limited. ClientRate < 0 turns the limit off. Zero values are the
+	// defaults.
 	ClientRate  rate.Limit
 	ClientBurst int
 	// ClientIPHeader, when set (X-Forwarded-For, X-Real-IP), names the
@@ -225,14 +228,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer") // the URL holds the token
 	h.Set("Cache-Control", "no-store")
 	limit, over := s.limit, http.Handler(nil)
+	mounted := false
 	if len(s.own) > 0 {
 		if _, pat := s.mux.Handler(r); s.own[pat] != nil {
-			limit, over = s.own[pat].limit, s.own[pat].over
+			limit, over, mounted = s.own[pat].limit, s.own[pat].over, true
 		}
 	}
 	switch {
-	case limit == nil || limit.allow(ip, start):
+	case limit == nil:
 		s.mux.ServeHTTP(rec, r)
+	case mounted && limit.allow(ip, start):
+		s.mux.ServeHTTP(rec, r)
+	case !mounted && limit.has(ip, start):
+		// Only refusals count here: a request with a good token is
+		// never turned away (an unsubscribe must not be lost to a
+		// provider posting many at once from one address), while a
+		// client guessing tokens runs out after its burst.
+		s.mux.ServeHTTP(rec, r)
+		if rec.status >= 400 && rec.status < 500 {
+			limit.allow(ip, start)
+		}
 	case over != nil:
 		over.ServeHTTP(rec, r)
 	default:

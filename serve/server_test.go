@@ -168,14 +168,16 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// TestRateLimit: a client past its burst gets 429 with Retry-After;
-// another client does not.
+// TestRateLimit: good requests are never limited; a client past its burst
+// of refused ones (forged tokens) gets 429 with Retry-After, for good
+// tokens too, while another client does not.
 func TestRateLimit(t *testing.T) {
 	ts := start(t, shapes[0], func(o *Options) {
 		o.ClientRate, o.ClientBurst, o.ClientIPHeader = 0.01, 3, "X-Forwarded-For"
 	})
 	u := ts.url(t, "bob@example.com")
-	do := func(ip string) *http.Response {
+	forged := strings.Replace(u, "t=", "t=AAAA", 1)
+	do := func(u, ip string) *http.Response {
 		req, _ := http.NewRequest("GET", u, nil)
 		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+ip)
 		resp, err := ts.client.Do(req)
@@ -185,15 +187,23 @@ func TestRateLimit(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	for i := 0; i < 3; i++ {
-		if r := do("198.51.100.1"); r.StatusCode != 200 {
-			t.Fatalf("request %d: %d", i, r.StatusCode)
+	for i := 0; i < 10; i++ {
+		if r := do(u, "198.51.100.1"); r.StatusCode != 200 {
+			t.Fatalf("good request %d: %d, want never limited", i, r.StatusCode)
 		}
 	}
-	if r := do("198.51.100.1"); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
-		t.Errorf("past the burst: %d", r.StatusCode)
+	for i := 0; i < 3; i++ {
+		if r := do(forged, "198.51.100.1"); r.StatusCode/100 != 4 || r.StatusCode == 429 {
+			t.Fatalf("forged request %d: %d", i, r.StatusCode)
+		}
 	}
-	if r := do("198.51.100.2"); r.StatusCode != 200 {
+	if r := do(forged, "198.51.100.1"); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Errorf("past the burst of refusals: %d", r.StatusCode)
+	}
+	if r := do(u, "198.51.100.1"); r.StatusCode != 429 {
+		t.Errorf("a good token from a client past its refusals: %d, want 429", r.StatusCode)
+	}
+	if r := do(u, "198.51.100.2"); r.StatusCode != 200 {
 		t.Errorf("another client: %d", r.StatusCode)
 	}
 	ts.mu.Lock()
@@ -413,13 +423,13 @@ func TestHandleLimit(t *testing.T) {
 			t.Fatalf("unlimited route: request %d got %d", i, c)
 		}
 	}
-	u := ts.url(t, "bob@example.com")
+	u := strings.Replace(ts.url(t, "bob@example.com"), "t=", "t=AAAA", 1) // forged
 	got = got[:0]
 	for i := 0; i < 3; i++ {
 		got = append(got, status(u))
 	}
-	if fmt.Sprint(got) != "[200 200 429]" {
-		t.Errorf("unsubscribe URL after the mounted requests: %v, want its own burst of 2", got)
+	if fmt.Sprint(got) != "[403 403 429]" && fmt.Sprint(got) != "[400 400 429]" {
+		t.Errorf("unsubscribe URL after the mounted requests: %v, want its own burst of 2 refusals", got)
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
