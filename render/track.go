@@ -85,7 +85,7 @@ func (t *Template) track(r Recipient, unsubURL string, text, html []byte) ([]byt
 	if key == nil {
 		key = func(a string) string { return track.RecipientKey(tr.Secret, tr.Campaign, address.Key(a)) }
 	}
-	o := track.Options{Base: tr.Base, Secret: tr.Secret, Campaign: tr.Campaign, Recipient: key(r.Address),
+	o := track.Options{Base: tr.Base, Secret: tr.Secret, Campaign: tr.Campaign, Recipient: key(r.Address), Address: r.Address,
 		TextLinks: tr.TextLinks, Opens: tr.Opens}
 	if unsubURL != "" {
 		o.Skip = []string{unsubURL}

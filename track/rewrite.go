@@ -36,6 +36,11 @@ type Options struct {
 	// Skip are URLs never rewritten: the unsubscribe URL (of the body and
 	// of List-Unsubscribe).
 	Skip []string
+	// Address is the recipient's address. A link that carries it (as
+	// written or URL-encoded, in any case) is left as it is: its token
+	// would carry it too, and a token is signed, not encrypted, so the
+	// tracked URL would hold the address.
+	Address string
 }
 
 // CheckBase reports a base URL that cannot be used: not absolute http(s),
@@ -76,10 +81,22 @@ func Rewrite(htmlBody, textBody []byte, o Options) (outHTML, outText []byte) {
 		n++
 		return base + "/c/" + Sign(o.Secret, Token{Kind: Click, Campaign: o.Campaign, Recipient: o.Recipient, Link: n, URL: dest})
 	}
+	var carries []string // lower-case forms of the address a URL may hold
+	if a := strings.ToLower(o.Address); a != "" {
+		carries = append(carries, a, strings.ToLower(url.QueryEscape(a)), strings.ToLower(url.PathEscape(a)))
+	}
 	skip := func(u string) bool {
 		for _, s := range o.Skip {
 			if u == s {
 				return true
+			}
+		}
+		if len(carries) > 0 {
+			lu := strings.ToLower(u)
+			for _, c := range carries {
+				if strings.Contains(lu, c) {
+					return true
+				}
 			}
 		}
 		return false

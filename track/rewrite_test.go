@@ -129,3 +129,26 @@ func TestCheckBase(t *testing.T) {
 		}
 	}
 }
+
+// TestRewriteLeavesLinksWithTheAddress: a destination that carries the
+// recipient's address (raw or URL-encoded, any case) is not tracked, since
+// its token would carry the address readable; other links still are.
+func TestRewriteLeavesLinksWithTheAddress(t *testing.T) {
+	o := opts()
+	o.Address = "Ann.Lee@example.com"
+	in := `<a href="https://acme.example/prefs?e=ann.lee%40Example.com">p</a>` +
+		`<a href="https://acme.example/u/Ann.Lee@example.com">u</a>` +
+		`<a href="https://acme.example/offer">o</a>`
+	h, _ := Rewrite([]byte(in), []byte("see https://acme.example/p?e=ann.lee%40example.com and https://acme.example/x\n"), o)
+	want := `<a href="https://acme.example/prefs?e=ann.lee%40Example.com">p</a>` +
+		`<a href="https://acme.example/u/Ann.Lee@example.com">u</a>` +
+		`<a href="{1 https://acme.example/offer}">o</a>`
+	if got := readable(t, h); got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	o.TextLinks = true
+	_, txt := Rewrite(nil, []byte("see https://acme.example/p?e=ann.lee%40example.com and https://acme.example/x\n"), o)
+	if got := readable(t, txt); got != "see https://acme.example/p?e=ann.lee%40example.com and {1 https://acme.example/x}\n" {
+		t.Errorf("text: %s", got)
+	}
+}
