@@ -149,7 +149,7 @@ func TestDSNGenericStatusUsesDiagnostic(t *testing.T) {
 		{"5.0.0", "550-5.7.26 Unauthenticated email is not accepted", "5.7.26", Policy},
 		{"5.0.0", "550 5.1.1 No such user", "5.1.1", Hard},
 		{"5.0.0", "550 no such user", "5.0.0", Hard},
-		{"5.1.1", "550 5.7.1 odd", "5.1.1", Hard}, // a specific Status is the MTA's word
+		{"5.1.1", "550 5.7.1 odd", "5.1.1", Hard},          // a specific Status is the MTA's word
 		{"4.0.0", "451 4.7.1 greylisted", "4.7.1", Policy}, // 4.7.x is the sender's (see Classify)
 	} {
 		rep, err := Parse(strings.NewReader(dsn(c.status, c.diag)), Options{})
