@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mailer-dev/mailer/campaign"
+	"github.com/mailer-dev/mailer/dnscheck"
 	"github.com/spf13/cobra"
 )
 
@@ -84,22 +85,34 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, warningGroups(dnsRep)...)
-	if o.Format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	var senderErr error
+	switch {
+	case o.Format == "json" && o.DNS.Sender:
+		// One document: the report with the sender checks beside it.
+		_, _, lines, err := senderChecks(ctx, o, tmpl)
+		if err != nil {
 			return err
 		}
-	} else {
+		if err := encodeJSON(stdout, struct {
+			*campaign.CheckReport
+			Sender []dnscheck.Line `json:"sender"`
+		}{rep, lines}); err != nil {
+			return err
+		}
+		senderErr = senderStrict(o, lines)
+	case o.Format == "json":
+		if err := encodeJSON(stdout, rep); err != nil {
+			return err
+		}
+	default:
 		printCheck(stdout, o, rep)
-	}
-	if o.DNS.Sender {
-		if o.Format == "text" {
+		if o.DNS.Sender {
 			fmt.Fprintln(stdout)
+			senderErr = checkSender(ctx, o, tmpl, stdout)
 		}
-		if err := checkSender(ctx, o, tmpl, stdout); err != nil && rep.Invalid() == 0 {
-			return err
-		}
+	}
+	if senderErr != nil && rep.Invalid() == 0 {
+		return senderErr
 	}
 	switch {
 	case rep.Invalid() > 0:
@@ -108,6 +121,13 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout io.Writer) error {
 		return &exitStatus{code: exitDataErr, hint: fmt.Sprintf("%d %s and --strict", len(rep.Warnings), plural(len(rep.Warnings), "warning", "warnings"))}
 	}
 	return nil
+}
+
+// encodeJSON writes v as one indented JSON document.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func plural(n int, one, many string) string {

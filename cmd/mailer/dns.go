@@ -146,30 +146,41 @@ func warnDNS(u *ui, d *DNSOptions, rep *dnscheck.Report) {
 
 // checkSender runs --sender: the From domain comes from the template, the
 // return path and DKIM from the deliverability settings.
-func checkSender(ctx context.Context, o *CheckOptions, tmpl *render.Template, stdout io.Writer) error {
+// senderChecks runs the checks of the sender's own DNS for the template's
+// From domain.
+func senderChecks(ctx context.Context, o *CheckOptions, tmpl *render.Template) (from string, so dnscheck.SenderOptions, lines []dnscheck.Line, err error) {
 	d := &o.DNS
-	from := tmpl.FromDomain()
+	from = tmpl.FromDomain()
 	if from == "" {
-		return &usageError{msg: "--sender needs a template whose From address does not depend on the row"}
+		return "", so, nil, &usageError{msg: "--sender needs a template whose From address does not depend on the row"}
 	}
-	so := dnscheck.SenderOptions{From: "postmaster@" + from, ReturnPath: o.Deliver.ReturnPath}
+	so = dnscheck.SenderOptions{From: "postmaster@" + from, ReturnPath: o.Deliver.ReturnPath}
 	if d.SendingIP != "" {
 		if so.SendingIP = net.ParseIP(d.SendingIP); so.SendingIP == nil {
-			return &usageError{msg: fmt.Sprintf("--sending-ip %q: not an IP address", d.SendingIP)}
+			return "", so, nil, &usageError{msg: fmt.Sprintf("--sending-ip %q: not an IP address", d.SendingIP)}
 		}
 	}
 	if o.Deliver.DKIMKey != "" {
 		probe, err := dkimProbe(&o.Deliver, from)
 		if err != nil {
-			return err
+			return "", so, nil, err
 		}
 		so.DKIM = probe
 	}
 	r, err := d.resolver()
 	if err != nil {
+		return "", so, nil, err
+	}
+	return from, so, dnscheck.CheckSender(ctx, r, so), nil
+}
+
+// checkSender runs the sender checks and prints them on their own: the
+// table, or with --format json one document {"sender": [...]}.
+func checkSender(ctx context.Context, o *CheckOptions, tmpl *render.Template, stdout io.Writer) error {
+	from, so, lines, err := senderChecks(ctx, o, tmpl)
+	if err != nil {
 		return err
 	}
-	lines := dnscheck.CheckSender(ctx, r, so)
 	if o.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -179,6 +190,11 @@ func checkSender(ctx context.Context, o *CheckOptions, tmpl *render.Template, st
 	} else {
 		printSender(stdout, from, so, lines)
 	}
+	return senderStrict(o, lines)
+}
+
+// senderStrict is the exit of --strict when a sender check fails.
+func senderStrict(o *CheckOptions, lines []dnscheck.Line) error {
 	fails := 0
 	for _, l := range lines {
 		if l.Status == dnscheck.Fail {
