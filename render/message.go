@@ -362,12 +362,10 @@ func oneFrom(v string, list []*mail.Address) error {
 	return fmt.Errorf("%q is %d addresses; a message has one From address", v, len(list))
 }
 
-// writeBodies writes the MIME structure: the text and/or html body, inside
-// multipart/mixed with the attachments when there are any.
+// writeBodies writes the MIME structure of a message with attachments: the
+// text and/or html body inside multipart/mixed with the files (a message
+// without any is appendContent's).
 func writeBodies(buf io.Writer, id string, text, html []byte, files []*attachment) error {
-	if len(files) == 0 {
-		return writeContent(buf, nil, id, text, html)
-	}
 	w, err := message.CreateWriter(buf, mimeHeader(true, `multipart/mixed; boundary="`+boundary(id, "mixed")+`"`, ""))
 	if err != nil {
 		return err
