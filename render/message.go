@@ -82,10 +82,13 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	bud := &budget{left: limit, limit: limit}
 	capped := func(w io.Writer) io.Writer { return capWriter{w, bud} }
 	m := &Message{UTF8: !isASCII(r.Address)}
-	var unsubURL string
+	// rkey is address.Key(r.Address), a full parse: made once, for the
+	// unsubscribe URL and the tracking key, and only when one needs it.
+	var rkey, unsubURL string
 	if t.unsub != nil {
+		rkey = address.Key(r.Address)
 		var err error
-		if unsubURL, err = t.unsub.urlFor(r.Address, r.Fields); err != nil {
+		if unsubURL, err = t.unsub.urlFor(rkey, r.Fields); err != nil {
 			return nil, &RowError{"List-Unsubscribe", err}
 		}
 	}
@@ -173,7 +176,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		bodyHTML = *b
 	}
 	if t.opts.Tracking != nil {
-		bodyText, bodyHTML = t.track(r, unsubURL, bodyText, bodyHTML)
+		bodyText, bodyHTML = t.track(r, rkey, unsubURL, bodyText, bodyHTML)
 	}
 	var files []*attachment
 	if len(t.staticAttach) > 0 || len(t.attachTmpls) > 0 || t.opts.AttachColumn != "" {

@@ -196,7 +196,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	// Try it on a made-up recipient: a URL that is not HTTPS or that
 	// forgets the token is a mistake in the configuration, not in a row.
 	const probe = "probe@example.com"
-	got, err := us.urlFor(probe, map[string]string{})
+	got, err := us.urlFor(address.Key(probe), map[string]string{})
 	if err != nil && !strings.Contains(err.Error(), "no column") {
 		return nil, err
 	}
@@ -206,10 +206,9 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	return us, nil
 }
 
-// urlFor renders the unsubscribe URL of addr.
-func (us *unsubscriber) urlFor(addr string, fields map[string]string) (string, error) {
+// urlFor renders the unsubscribe URL of the address whose address.Key is key.
+func (us *unsubscriber) urlFor(key string, fields map[string]string) (string, error) {
 	var sb strings.Builder
-	key := address.Key(addr) // a full parse: once per message, not once per use
 	d := unsubscribeData{Address: key, Token: keyToken(us.secret, key), Fields: fields, Campaign: us.campaign}
 	if err := us.url.Execute(&sb, d); err != nil {
 		if s := err.Error(); strings.Contains(s, "map has no entry for key") {
