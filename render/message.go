@@ -181,7 +181,7 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	var files []*attachment
 	if len(t.staticAttach) > 0 || len(t.attachTmpls) > 0 || t.opts.AttachColumn != "" {
 		var err error
-		if files, err = t.attachments(dataMap(), capped); err != nil {
+		if files, err = t.attachments(dataMap, capped); err != nil {
 			return nil, err
 		}
 	}
