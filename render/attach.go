@@ -166,19 +166,22 @@ func sizeString(n int64) string {
 
 // attachments reads what one row attaches: the template's static files
 // (read once at Parse), then the rendered Attach header and the row's
-// attach column.
-func (t *Template) attachments(data map[string]string, capped func(io.Writer) io.Writer) ([]*attachment, error) {
-	list := append([]*attachment(nil), t.staticAttach...)
+// attach column. data gives the row as the templates see it; it is only
+// called when a row-dependent Attach line or the column needs it.
+func (t *Template) attachments(data func() map[string]string, capped func(io.Writer) io.Writer) ([]*attachment, error) {
+	// Full slice expression: an append below copies, never writing into
+	// the template's own array, which other goroutines read.
+	list := t.staticAttach[:len(t.staticAttach):len(t.staticAttach)]
 	var paths []string
 	for _, tm := range t.attachTmpls {
 		var sb strings.Builder
-		if err := tm.Execute(capped(&sb), data); err != nil {
+		if err := tm.Execute(capped(&sb), data()); err != nil {
 			return nil, &RowError{attachHeader, execErr(err)}
 		}
 		paths = append(paths, splitAttach(sb.String())...)
 	}
 	if c := t.opts.AttachColumn; c != "" {
-		paths = append(paths, splitAttach(data[c])...)
+		paths = append(paths, splitAttach(data()[c])...)
 	}
 	if len(paths) == 0 {
 		return list, nil

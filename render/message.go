@@ -82,10 +82,13 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 	bud := &budget{left: limit, limit: limit}
 	capped := func(w io.Writer) io.Writer { return capWriter{w, bud} }
 	m := &Message{UTF8: !isASCII(r.Address)}
-	var unsubURL string
+	// rkey is address.Key(r.Address), a full parse: made once, for the
+	// unsubscribe URL and the tracking key, and only when one needs it.
+	var rkey, unsubURL string
 	if t.unsub != nil {
+		rkey = address.Key(r.Address)
 		var err error
-		if unsubURL, err = t.unsub.urlFor(r.Address, r.Fields); err != nil {
+		if unsubURL, err = t.unsub.urlFor(rkey, r.Fields); err != nil {
 			return nil, &RowError{"List-Unsubscribe", err}
 		}
 	}
@@ -173,12 +176,12 @@ func (t *Template) Render(buf *bytes.Buffer, r Recipient) (*Message, error) {
 		bodyHTML = *b
 	}
 	if t.opts.Tracking != nil {
-		bodyText, bodyHTML = t.track(r, unsubURL, bodyText, bodyHTML)
+		bodyText, bodyHTML = t.track(r, rkey, unsubURL, bodyText, bodyHTML)
 	}
 	var files []*attachment
 	if len(t.staticAttach) > 0 || len(t.attachTmpls) > 0 || t.opts.AttachColumn != "" {
 		var err error
-		if files, err = t.attachments(dataMap(), capped); err != nil {
+		if files, err = t.attachments(dataMap, capped); err != nil {
 			return nil, err
 		}
 	}
@@ -362,12 +365,10 @@ func oneFrom(v string, list []*mail.Address) error {
 	return fmt.Errorf("%q is %d addresses; a message has one From address", v, len(list))
 }
 
-// writeBodies writes the MIME structure: the text and/or html body, inside
-// multipart/mixed with the attachments when there are any.
+// writeBodies writes the MIME structure of a message with attachments: the
+// text and/or html body inside multipart/mixed with the files (a message
+// without any is appendContent's).
 func writeBodies(buf io.Writer, id string, text, html []byte, files []*attachment) error {
-	if len(files) == 0 {
-		return writeContent(buf, nil, id, text, html)
-	}
 	w, err := message.CreateWriter(buf, mimeHeader(true, `multipart/mixed; boundary="`+boundary(id, "mixed")+`"`, ""))
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/mailer-dev/mailer/address"
 )
 
 // Options are what rendering depends on besides the template and the row.
@@ -348,25 +347,26 @@ func (t *Template) HeaderNames() []string {
 
 // FromDomain is the domain (in A-labels) of the template's From address as
 // it renders for a row with no columns: a literal From, or one whose
-// columns have defaults; "" when the From needs a column.
+// columns have defaults; "" when the From needs a column or would fail a
+// row (header.value, Render's check).
 func (t *Template) FromDomain() string {
 	for _, h := range t.headers {
 		if h.name != "From" {
 			continue
 		}
-		var sb strings.Builder
-		if err := h.tmpl.Execute(&sb, map[string]string{}); err != nil {
-			return ""
+		hv := h.static
+		if hv == nil {
+			var sb strings.Builder
+			if err := h.tmpl.Execute(&sb, map[string]string{}); err != nil {
+				return ""
+			}
+			v, err := h.value(strings.TrimSpace(sb.String()), "")
+			if err != nil {
+				return ""
+			}
+			hv = &v
 		}
-		list, err := mail.ParseAddressList(strings.TrimSpace(sb.String()))
-		if err != nil || len(list) == 0 {
-			return ""
-		}
-		addr, err := address.ASCIIDomain(list[0].Address)
-		if err != nil {
-			return ""
-		}
-		return addr[strings.LastIndexByte(addr, '@')+1:]
+		return hv.from[strings.LastIndexByte(hv.from, '@')+1:]
 	}
 	return ""
 }

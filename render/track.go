@@ -75,17 +75,23 @@ func (tr *Tracking) consents(r Recipient) bool {
 	return false
 }
 
-// track rewrites the executed bodies of r's message.
-func (t *Template) track(r Recipient, unsubURL string, text, html []byte) ([]byte, []byte) {
+// track rewrites the executed bodies of r's message; rkey is
+// address.Key(r.Address) when Render made it already, else "".
+func (t *Template) track(r Recipient, rkey, unsubURL string, text, html []byte) ([]byte, []byte) {
 	tr := t.opts.Tracking
 	if !tr.consents(r) {
 		return track.Strip(text), track.Strip(html)
 	}
-	key := tr.RecipientKey
-	if key == nil {
-		key = func(a string) string { return track.RecipientKey(tr.Secret, tr.Campaign, address.Key(a)) }
+	var key string
+	if tr.RecipientKey != nil {
+		key = tr.RecipientKey(r.Address)
+	} else {
+		if rkey == "" {
+			rkey = address.Key(r.Address)
+		}
+		key = track.RecipientKey(tr.Secret, tr.Campaign, rkey)
 	}
-	o := track.Options{Base: tr.Base, Secret: tr.Secret, Campaign: tr.Campaign, Recipient: key(r.Address), Address: r.Address,
+	o := track.Options{Base: tr.Base, Secret: tr.Secret, Campaign: tr.Campaign, Recipient: key, Address: r.Address,
 		TextLinks: tr.TextLinks, Opens: tr.Opens}
 	if unsubURL != "" {
 		o.Skip = []string{unsubURL}

@@ -54,9 +54,19 @@ func (u *Unsubscribe) Check() error {
 // The page behind the URL recomputes it from the address and compares in
 // constant time (hmac.Equal).
 func UnsubscribeToken(secret []byte, addr string) string {
+	return keyToken(secret, address.Key(addr))
+}
+
+// keyToken is UnsubscribeToken of an address already normalised by address.Key.
+func keyToken(secret []byte, key string) string {
+	return base64.RawURLEncoding.EncodeToString(unsubscribeMAC(secret, key))
+}
+
+// unsubscribeMAC is the HMAC-SHA256 of an address's key under secret.
+func unsubscribeMAC(secret []byte, key string) []byte {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(address.Key(addr)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte(key))
+	return m.Sum(nil)
 }
 
 // UnsubscribeTokenLen is the length of an UnsubscribeToken: 32 bytes of
@@ -84,9 +94,7 @@ func VerifyUnsubscribeToken(secret []byte, addr, token string) error {
 	if err != nil {
 		return ErrMalformedToken
 	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(address.Key(addr)))
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got, unsubscribeMAC(secret, address.Key(addr))) {
 		return ErrWrongToken
 	}
 	return nil
@@ -188,7 +196,7 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	// Try it on a made-up recipient: a URL that is not HTTPS or that
 	// forgets the token is a mistake in the configuration, not in a row.
 	const probe = "probe@example.com"
-	got, err := us.urlFor(probe, map[string]string{})
+	got, err := us.urlFor(address.Key(probe), map[string]string{})
 	if err != nil && !strings.Contains(err.Error(), "no column") {
 		return nil, err
 	}
@@ -198,10 +206,10 @@ func newUnsubscriber(u *Unsubscribe) (*unsubscriber, error) {
 	return us, nil
 }
 
-// urlFor renders the unsubscribe URL of addr.
-func (us *unsubscriber) urlFor(addr string, fields map[string]string) (string, error) {
+// urlFor renders the unsubscribe URL of the address whose address.Key is key.
+func (us *unsubscriber) urlFor(key string, fields map[string]string) (string, error) {
 	var sb strings.Builder
-	d := unsubscribeData{Address: address.Key(addr), Token: UnsubscribeToken(us.secret, addr), Fields: fields, Campaign: us.campaign}
+	d := unsubscribeData{Address: key, Token: keyToken(us.secret, key), Fields: fields, Campaign: us.campaign}
 	if err := us.url.Execute(&sb, d); err != nil {
 		if s := err.Error(); strings.Contains(s, "map has no entry for key") {
 			return "", fmt.Errorf("unsubscribe URL: %v", execErr(err))

@@ -81,15 +81,19 @@ func Rewrite(htmlBody, textBody []byte, o Options) (outHTML, outText []byte) {
 		n++
 		return base + "/c/" + Sign(o.Secret, Token{Kind: Click, Campaign: o.Campaign, Recipient: o.Recipient, Link: n, URL: dest})
 	}
-	var carries []string // lower-case forms of the address a URL may hold
-	if a := strings.ToLower(o.Address); a != "" {
-		carries = append(carries, a, strings.ToLower(url.QueryEscape(a)), strings.ToLower(url.PathEscape(a)))
-	}
+	// carries are the lower-case forms of the address a URL may hold,
+	// made on the first link that needs them: most bodies have few links,
+	// some none.
+	var carries []string
 	skip := func(u string) bool {
 		for _, s := range o.Skip {
 			if u == s {
 				return true
 			}
+		}
+		if carries == nil && o.Address != "" {
+			a := strings.ToLower(o.Address)
+			carries = []string{a, strings.ToLower(url.QueryEscape(a)), strings.ToLower(url.PathEscape(a))}
 		}
 		if len(carries) > 0 {
 			lu := strings.ToLower(u)
