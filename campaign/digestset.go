@@ -1,9 +1,10 @@
 package campaign
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/mailer-dev/mailer/suppress"
 )
 
 // digest is a fixed-size stand-in for a key in the sets that grow with the
@@ -11,12 +12,9 @@ import (
 type digest [16]byte
 
 // digestOf is the digest of an address key (address.Key).
-func digestOf(key string) digest {
-	sum := sha256.Sum256([]byte(key))
-	var d digest
-	copy(d[:], sum[:16])
-	return d
-}
+// It is suppress.Digest, so a row's digest also looks it up in a
+// suppress.Set.
+func digestOf(key string) digest { return suppress.Digest(key) }
 
 // digestSet maps address digests to the list line where each was first
 // seen: the duplicate check, the one thing that grows with the list. It is

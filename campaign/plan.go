@@ -156,7 +156,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, why skip) {
 		}
 	}
 	v = &Verdict{Line: r.line, Email: addr.Wire}
-	supp := p.supp.File(addr.Key)
+	supp, suppAs := p.supp.Match(d)
 	switch first, dup := p.seen.get(d); {
 	case tooLarge != "" && aerr != nil:
 		v.Status, v.Problem, v.Reason = Invalid, ProblemSize, tooLarge
@@ -164,7 +164,7 @@ func (p *planner) classify(lr *listReader, r row) (v *Verdict, why skip) {
 		v.Status, v.Problem, v.Reason = Invalid, ProblemAddress, "address "+aerr.Error()
 	case supp != "":
 		v.Status, v.Problem, v.Reason = Suppressed, ProblemSuppressed, "on suppression list "+supp
-		if v.SuppressedAs = p.supp.Reason(addr.Key); v.SuppressedAs != "" {
+		if v.SuppressedAs = suppAs; v.SuppressedAs != "" {
 			v.Reason += " (" + string(v.SuppressedAs) + ")"
 		}
 	case dup:

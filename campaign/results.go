@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 	"github.com/mailer-dev/mailer/internal/safetext"
+	"github.com/mailer-dev/mailer/internal/tail"
 	"github.com/mailer-dev/mailer/sender"
 	"github.com/mailer-dev/mailer/suppress"
 )
@@ -434,34 +434,15 @@ func repairTornLine(path string) (int64, error) {
 	if err != nil || st.Size() == 0 {
 		return 0, err
 	}
-	size := st.Size()
-	// Read backwards until a newline; records are far shorter than 1 MiB.
-	const chunk = 64 << 10
-	end := size
-	var last [1]byte
-	if _, err := f.ReadAt(last[:], size-1); err != nil {
+	keep, err := tail.CompleteSize(f)
+	if err != nil {
 		return 0, &WriteError{Path: path, Err: err}
 	}
-	if last[0] == '\n' {
+	if keep == st.Size() {
 		return 0, nil
 	}
-	for end > 0 {
-		start := max(end-chunk, 0)
-		buf := make([]byte, end-start)
-		if _, err := f.ReadAt(buf, start); err != nil {
-			return 0, &WriteError{Path: path, Err: err}
-		}
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			keep := start + int64(i) + 1
-			if err := f.Truncate(keep); err != nil {
-				return 0, &WriteError{Path: path, Err: err}
-			}
-			return size - keep, f.Sync()
-		}
-		end = start
-	}
-	if err := f.Truncate(0); err != nil {
+	if err := f.Truncate(keep); err != nil {
 		return 0, &WriteError{Path: path, Err: err}
 	}
-	return size, f.Sync()
+	return st.Size() - keep, f.Sync()
 }

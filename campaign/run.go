@@ -193,20 +193,20 @@ type run struct {
 	skipped atomic.Int64 // rows already final, counted by the reader
 	others  atomic.Int64 // rows on other shards, counted by the reader
 
-	readErr          error
-	probeOnce        sync.Once
-	probeErr         error
-	journalOnce      sync.Once
-	journalErr       error
-	downOnce         sync.Once
-	downErr          error
-	relaysDown       atomic.Bool // every relay is down: what is left is recorded not tried
-	quotaOnce        sync.Once
-	quotaErr         error       // the *sender.QuotaError that stopped the run
-	quotaHit         atomic.Bool // every relay's daily quota is used: what is left is not recorded
-	recorded         int         // by the writer
-	writeErr         error       // the writer's
-	closeRW, closeJR bool
+	readErr     error
+	probeOnce   sync.Once
+	probeErr    error
+	journalOnce sync.Once
+	journalErr  error
+	downOnce    sync.Once
+	downErr     error
+	relaysDown  atomic.Bool // every relay is down: what is left is recorded not tried
+	quotaOnce   sync.Once
+	quotaErr    error       // the *sender.QuotaError that stopped the run
+	quotaHit    atomic.Bool // every relay's daily quota is used: what is left is not recorded
+	recorded    int         // by the writer
+	writeErr    error       // the writer's
+	closeRW     bool        // rw is open: record has not closed it
 }
 
 // setup reads the list and the suppressions, takes the lock, reads what an

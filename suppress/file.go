@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailer-dev/mailer/internal/safetext"
+	"github.com/mailer-dev/mailer/internal/tail"
 )
 
 // Columns is the header row a new suppression file gets. The first four
@@ -132,11 +133,11 @@ func csvErr(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// lastLine returns completeSize, the file's size, and whether what follows
+// lastLine returns tail.CompleteSize, the file's size, and whether what follows
 // the last newline is one whole CSV record: a line written without its
 // newline rather than a torn one.
 func lastLine(f *os.File) (end, size int64, whole bool, err error) {
-	if end, err = completeSize(f); err != nil {
+	if end, err = tail.CompleteSize(f); err != nil {
 		return 0, 0, false, err
 	}
 	st, err := f.Stat()
@@ -158,37 +159,4 @@ func lastLine(f *os.File) (end, size int64, whole bool, err error) {
 	}
 	_, err = cr.Read()
 	return end, size, err == io.EOF, nil
-}
-
-// completeSize is the length of f up to and including its last newline:
-// what follows it is a line written without its newline, or a torn one.
-func completeSize(f *os.File) (int64, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	end := st.Size()
-	var last [1]byte
-	if end == 0 {
-		return 0, nil
-	}
-	if _, err := f.ReadAt(last[:], end-1); err != nil {
-		return 0, err
-	}
-	if last[0] == '\n' {
-		return end, nil
-	}
-	const chunk = 64 << 10
-	for end > 0 {
-		start := max(end-chunk, 0)
-		buf := make([]byte, end-start)
-		if _, err := f.ReadAt(buf, start); err != nil {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			return start + int64(i) + 1, nil
-		}
-		end = start
-	}
-	return 0, nil
 }

@@ -64,6 +64,17 @@ func (s *Set) Reason(k string) Reason {
 	return s.files[digest(k)].reason
 }
 
+// Match is File and Reason at once, for the key whose Digest is d: a
+// caller that already holds the digest (campaign hashes each list row's
+// key once) does not hash it again per question.
+func (s *Set) Match(d [16]byte) (file string, reason Reason) {
+	if s == nil {
+		return "", ""
+	}
+	h := s.files[d]
+	return h.file, h.reason
+}
+
 // Len is the number of distinct addresses in the set.
 func (s *Set) Len() int {
 	if s == nil {
@@ -71,6 +82,10 @@ func (s *Set) Len() int {
 	}
 	return len(s.files)
 }
+
+// Digest is the digest a Set keeps of an address key (address.Key): the
+// first 16 bytes of its SHA-256.
+func Digest(k string) [16]byte { return digest(k) }
 
 func digest(k string) [16]byte {
 	sum := sha256.Sum256([]byte(k))

@@ -27,8 +27,10 @@ type Writer struct {
 	path string
 	f    *os.File
 	// cols are the file's columns, read from its header on the first
-	// Append (Columns for a new file): an older file keeps its own.
+	// Append (Columns for a new file): an older file keeps its own; at
+	// is columnIndex(cols).
 	cols []string
+	at   map[string]int
 }
 
 // OpenWriter opens (creating if need be) the suppression file at path for
@@ -87,12 +89,13 @@ func (w *Writer) AppendAll(es []Entry) (err error) {
 	}
 	cw := csv.NewWriter(&buf)
 	if end == 0 {
-		w.cols = Columns
+		w.cols, w.at = Columns, columnIndex(Columns)
 		cw.Write(Columns)
 	} else if w.cols == nil {
 		if w.cols, err = readHeader(w.f); err != nil {
 			return err
 		}
+		w.at = columnIndex(w.cols)
 	}
 	for _, e := range es {
 		cw.Write(w.row(e))
@@ -124,10 +127,9 @@ var (
 // row is e in the file's columns. Each value is one line of safe text
 // (control characters escaped) that a spreadsheet will not run.
 func (w *Writer) row(e Entry) []string {
-	at := columnIndex(w.cols)
 	row := make([]string, len(w.cols))
 	set := func(col, v string) {
-		if i, ok := at[col]; ok {
+		if i, ok := w.at[col]; ok {
 			row[i] = safetext.Cell(safetext.String(v))
 		}
 	}
