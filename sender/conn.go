@@ -42,10 +42,7 @@ type conn struct {
 // ahead says m's command group left already (lane.go). b is m's Begin,
 // called just before m's first byte is written.
 func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ahead bool) (res Result, stale bool) {
-	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
-		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
-	}
-	mo, refused := mailOptions(c.c, m)
+	mo, refused := c.check(m)
 	if refused != nil {
 		return *refused, false
 	}
@@ -117,6 +114,16 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 	res = Result{Status: Delivered, Code: 250}
 	res.Enhanced, res.Text = splitEnhanced([]byte(resp.StatusText))
 	return res, false
+}
+
+// check is what refuses m on c before any byte of it is written: an
+// address that would break the command line, or SMTPUTF8 that c's relay
+// does not offer. Otherwise it returns m's MAIL parameters on c.
+func (c *conn) check(m *Message) (*smtp.MailOptions, *Result) {
+	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
+		return nil, &Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}
+	}
+	return mailOptions(c.c, m)
 }
 
 // envelope starts a transaction: RSET when the last one failed (RFC 5321
