@@ -96,12 +96,7 @@ func (r *upstream) observe(res *Result) {
 		if r.slow.Load() {
 			r.recover()
 		}
-		r.mu.Lock()
-		clean := r.failures == 0 && r.refusals == 0
-		r.mu.Unlock()
-		if !clean {
-			r.ok()
-		}
+		r.ok()
 	case res.Status == Blocked:
 		r.refuse(&RefusedError{Relay: r.cfg.Name, Reply: &ReplyError{Stage: res.stage, Code: res.Code, Enhanced: res.Enhanced, Message: strings.TrimPrefix(res.Text, res.stage+": ")}})
 	case res.Code == 421:
