@@ -82,7 +82,7 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 		}
 		c.broken = true
 		// Nothing came back: on a reused connection, a relay that hung up.
-		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" || stage == "RSET"
+		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" // RSET returned above
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(o.DataTimeout))
 	if _, err := w.Write(m.Data); err != nil {
