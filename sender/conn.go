@@ -112,7 +112,7 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 	}
 	c.sent++
 	res = Result{Status: Delivered, Code: 250}
-	res.Enhanced, res.Text = splitEnhanced([]byte(resp.StatusText))
+	res.Enhanced, res.Text = splitEnhanced(resp.StatusText)
 	return res, false
 }
 
