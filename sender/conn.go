@@ -94,7 +94,8 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 	resp, err := dw.CloseWithResponse()
 	if err != nil {
 		if re := replyError("DATA", err); re != nil {
-			c.dirty = true
+			// The reply to the final dot ends the transaction whatever it
+			// says (RFC 5321 section 4.1.1.4): the next needs no RSET.
 			c.sent++
 			if re.Code == 421 {
 				c.broken = true
