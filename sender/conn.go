@@ -42,10 +42,7 @@ type conn struct {
 // ahead says m's command group left already (lane.go). b is m's Begin,
 // called just before m's first byte is written.
 func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ahead bool) (res Result, stale bool) {
-	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
-		return Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}, false
-	}
-	mo, refused := mailOptions(c.c, m)
+	mo, refused := c.check(m)
 	if refused != nil {
 		return *refused, false
 	}
@@ -85,7 +82,7 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 		}
 		c.broken = true
 		// Nothing came back: on a reused connection, a relay that hung up.
-		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" || stage == "RSET"
+		return Result{Status: Deferred, Text: stage + ": " + err.Error()}, stage == "MAIL" // RSET returned above
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(o.DataTimeout))
 	if _, err := w.Write(m.Data); err != nil {
@@ -97,7 +94,8 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 	resp, err := dw.CloseWithResponse()
 	if err != nil {
 		if re := replyError("DATA", err); re != nil {
-			c.dirty = true
+			// The reply to the final dot ends the transaction whatever it
+			// says (RFC 5321 section 4.1.1.4): the next needs no RSET.
 			c.sent++
 			if re.Code == 421 {
 				c.broken = true
@@ -115,8 +113,18 @@ func (c *conn) send(ctx context.Context, m *Message, b *beginOnce, o Options, ah
 	}
 	c.sent++
 	res = Result{Status: Delivered, Code: 250}
-	res.Enhanced, res.Text = splitEnhanced([]byte(resp.StatusText))
+	res.Enhanced, res.Text = splitEnhanced(resp.StatusText)
 	return res, false
+}
+
+// check is what refuses m on c before any byte of it is written: an
+// address that would break the command line, or SMTPUTF8 that c's relay
+// does not offer. Otherwise it returns m's MAIL parameters on c.
+func (c *conn) check(m *Message) (*smtp.MailOptions, *Result) {
+	if strings.ContainsAny(m.From, "\r\n<>") || strings.ContainsAny(m.To, "\r\n<>") {
+		return nil, &Result{Status: Bounced, Text: "address with CR, LF, < or > refused"}
+	}
+	return mailOptions(c.c, m)
 }
 
 // envelope starts a transaction: RSET when the last one failed (RFC 5321

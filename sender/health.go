@@ -51,7 +51,7 @@ func (r *upstream) fail(err error, connect bool) {
 // ok records a working transaction: the breaker closes again.
 func (r *upstream) ok() {
 	r.mu.Lock()
-	if !r.refused {
+	if r.refused == nil {
 		r.failures, r.refusals, r.downFor, r.lastErr = 0, 0, 0, nil
 	}
 	r.mu.Unlock()
@@ -68,9 +68,9 @@ const refuseAfter = 3
 func (r *upstream) refuse(err *RefusedError) {
 	r.mu.Lock()
 	r.refusals++
-	out := !r.refused && (err.Auth() || r.refusals >= refuseAfter)
+	out := r.refused == nil && (err.Auth() || r.refusals >= refuseAfter)
 	if out {
-		r.refused, r.lastErr = true, err
+		r.refused, r.lastErr = err, err
 		r.down = time.Now().AddDate(100, 0, 0)
 	}
 	r.mu.Unlock()
@@ -83,11 +83,7 @@ func (r *upstream) refuse(err *RefusedError) {
 func (r *upstream) refusal() *RefusedError {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.refused {
-		return nil
-	}
-	re, _ := r.lastErr.(*RefusedError)
-	return re
+	return r.refused
 }
 
 // observe updates the relay's health and rate from one outcome.
@@ -100,12 +96,7 @@ func (r *upstream) observe(res *Result) {
 		if r.slow.Load() {
 			r.recover()
 		}
-		r.mu.Lock()
-		clean := r.failures == 0 && r.refusals == 0
-		r.mu.Unlock()
-		if !clean {
-			r.ok()
-		}
+		r.ok()
 	case res.Status == Blocked:
 		r.refuse(&RefusedError{Relay: r.cfg.Name, Reply: &ReplyError{Stage: res.stage, Code: res.Code, Enhanced: res.Enhanced, Message: strings.TrimPrefix(res.Text, res.stage+": ")}})
 	case res.Code == 421:

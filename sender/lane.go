@@ -3,7 +3,6 @@ package sender
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -58,10 +57,10 @@ func (c *conn) take(b []byte) []byte {
 		return b
 	}
 	c.next = j
-	if j.ctx.Err() != nil || strings.ContainsAny(j.m.From, "\r\n<>") || strings.ContainsAny(j.m.To, "\r\n<>") {
+	if j.ctx.Err() != nil {
 		return b
 	}
-	mo, refused := mailOptions(c.c, j.m)
+	mo, refused := c.check(j.m)
 	if refused != nil {
 		return b
 	}

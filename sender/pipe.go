@@ -190,7 +190,7 @@ func (c *conn) sendPiped(ctx context.Context, m *Message, b *beginOnce, mo *smtp
 		return fromReply(re), false
 	}
 	res = Result{Status: Delivered, Code: 250}
-	res.Enhanced, res.Text = splitEnhanced([]byte(text))
+	res.Enhanced, res.Text = splitEnhanced(text)
 	return res, false
 }
 

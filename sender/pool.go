@@ -545,10 +545,7 @@ func (p *Pool) usableBesides(mask uint64) bool {
 		if mask&(1<<r.index) != 0 {
 			continue
 		}
-		r.mu.Lock()
-		refused := r.refused
-		r.mu.Unlock()
-		if !refused {
+		if r.refusal() == nil {
 			return true
 		}
 	}

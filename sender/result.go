@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -199,14 +198,14 @@ func isEnhancedCode(s string) bool {
 
 // splitEnhanced splits a success reply's text into its enhanced code (when
 // it starts with one) and the rest, on one line.
-func splitEnhanced(text []byte) (enhanced, rest string) {
-	if i := bytes.IndexByte(text, ' '); i > 0 && isEnhancedCode(string(text[:i])) {
-		enhanced, text = string(text[:i]), text[i+1:]
+func splitEnhanced(text string) (enhanced, rest string) {
+	if code, r, ok := strings.Cut(text, " "); ok && isEnhancedCode(code) {
+		enhanced, text = code, r
 	}
-	if bytes.ContainsAny(text, "\r\n\t") || bytes.Contains(text, []byte("  ")) {
-		return enhanced, oneLine(string(text))
+	if strings.ContainsAny(text, "\r\n\t") || strings.Contains(text, "  ") {
+		return enhanced, oneLine(text)
 	}
-	return enhanced, string(text)
+	return enhanced, text
 }
 
 // replyError converts go-smtp's error into ours, or returns nil when err is

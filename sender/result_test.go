@@ -11,7 +11,7 @@ func TestIsEnhancedCode(t *testing.T) {
 			t.Errorf("isEnhancedCode(%q) = %v", s, got)
 		}
 	}
-	if e, r := splitEnhanced([]byte("2.0.0 Ok: queued as  X")); e != "2.0.0" || r != "Ok: queued as X" {
+	if e, r := splitEnhanced("2.0.0 Ok: queued as  X"); e != "2.0.0" || r != "Ok: queued as X" {
 		t.Errorf("splitEnhanced: %q %q", e, r)
 	}
 }

@@ -35,10 +35,10 @@ type upstream struct {
 	slow    atomic.Bool  // running below base
 
 	mu        sync.Mutex
-	down      time.Time // out of the pool until then
-	failures  int       // consecutive connection failures or 421s
-	refusals  int       // consecutive refusals of the sender
-	refused   bool      // out for the rest of the run: it refuses the sender
+	down      time.Time     // out of the pool until then
+	failures  int           // consecutive connection failures or 421s
+	refusals  int           // consecutive refusals of the sender
+	refused   *RefusedError // non-nil: out for the rest of the run, it refuses the sender
 	downFor   time.Duration
 	lastErr   error
 	throttled time.Time // last slow-down

@@ -16,11 +16,10 @@ import (
 // TestMessageOptions are send's settings for one test message: a real row of
 // the list, rendered as for its recipient, sent to someone else.
 type TestMessageOptions struct {
-	To            string // --test-to: who gets the test message
-	Row           int    // list line of the row (0: the first sendable row)
-	Email         string // the row by its address instead
-	SubjectAsIs   bool   // no "[test] " before the Subject
-	subjectPrefix string
+	To          string // --test-to: who gets the test message
+	Row         int    // list line of the row (0: the first sendable row)
+	Email       string // the row by its address instead
+	SubjectAsIs bool   // no "[test] " before the Subject
 }
 
 func (t *TestMessageOptions) addFlags(f *pflag.FlagSet) {
