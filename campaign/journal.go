@@ -3,13 +3,13 @@ package campaign
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
+
+	"github.com/mailer-dev/mailer/internal/appendonly"
 )
 
 // The journal is the results file's companion (RESULTS.journal). It does
@@ -74,12 +74,13 @@ func openJournal(results string) (*journal, error) {
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	switch held, err := appendonly.TryLock(f); {
+	case err != nil:
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &LockedError{Path: path, PID: lockHolder(path)}
-		}
 		return nil, &WriteError{Path: path, Err: fmt.Errorf("lock: %w", err)}
+	case !held:
+		f.Close()
+		return nil, &LockedError{Path: path, PID: lockHolder(path)}
 	}
 	j := &journal{path: path, f: f}
 	if err := j.load(); err != nil {

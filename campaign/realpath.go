@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/mailer-dev/mailer/internal/appendonly"
 )
 
 // RealPath is the absolute path of the file p names, with every symbolic
@@ -73,19 +75,20 @@ func lockResults(path string) (*fileLock, error) {
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			pid := ""
-			if real, err := resolve(path); err == nil {
-				pid = lockHolder(real + ".journal")
-			}
-			if pid == "" {
-				pid = flockHolder(f) // a hard link: the holder's journal has another name
-			}
-			return nil, &LockedError{Path: path, PID: pid}
-		}
+	switch held, err := appendonly.TryLock(f); {
+	case err != nil:
+		f.Close()
 		return nil, &WriteError{Path: path, Err: fmt.Errorf("lock: %w", err)}
+	case !held:
+		defer f.Close()
+		pid := ""
+		if real, err := resolve(path); err == nil {
+			pid = lockHolder(real + ".journal")
+		}
+		if pid == "" {
+			pid = flockHolder(f) // a hard link: the holder's journal has another name
+		}
+		return nil, &LockedError{Path: path, PID: pid}
 	}
 	return &fileLock{f: f}, nil
 }

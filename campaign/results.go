@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gocarina/gocsv"
+	"github.com/mailer-dev/mailer/internal/appendonly"
 	"github.com/mailer-dev/mailer/internal/safetext"
-	"github.com/mailer-dev/mailer/internal/tail"
 	"github.com/mailer-dev/mailer/sender"
 	"github.com/mailer-dev/mailer/suppress"
 )
@@ -434,7 +434,7 @@ func repairTornLine(path string) (int64, error) {
 	if err != nil || st.Size() == 0 {
 		return 0, err
 	}
-	keep, err := tail.CompleteSize(f)
+	keep, err := appendonly.CompleteSize(f)
 	if err != nil {
 		return 0, &WriteError{Path: path, Err: err}
 	}

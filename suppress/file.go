@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailer-dev/mailer/internal/appendonly"
 	"github.com/mailer-dev/mailer/internal/safetext"
-	"github.com/mailer-dev/mailer/internal/tail"
 )
 
 // Columns is the header row a new suppression file gets. The first four
@@ -133,11 +133,11 @@ func csvErr(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// lastLine returns tail.CompleteSize, the file's size, and whether what follows
+// lastLine returns appendonly.CompleteSize, the file's size, and whether what follows
 // the last newline is one whole CSV record: a line written without its
 // newline rather than a torn one.
 func lastLine(f *os.File) (end, size int64, whole bool, err error) {
-	if end, err = tail.CompleteSize(f); err != nil {
+	if end, err = appendonly.CompleteSize(f); err != nil {
 		return 0, 0, false, err
 	}
 	st, err := f.Stat()

@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 
+	"github.com/mailer-dev/mailer/internal/appendonly"
 	"github.com/mailer-dev/mailer/internal/safetext"
 )
 
@@ -63,12 +63,11 @@ func (w *Writer) AppendAll(es []Entry) (err error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	fd := int(w.f.Fd())
-	if err := flock(fd, syscall.LOCK_EX); err != nil {
+	if err := appendonly.Lock(w.f); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
 	defer func() {
-		if uerr := flock(fd, syscall.LOCK_UN); uerr != nil && err == nil {
+		if uerr := appendonly.Unlock(w.f); uerr != nil && err == nil {
 			err = fmt.Errorf("unlock: %w", uerr)
 		}
 	}()
@@ -164,11 +163,3 @@ func readHeader(f *os.File) ([]string, error) {
 func (w *Writer) Close() error { return w.f.Close() }
 
 // flock is syscall.Flock, retried when a signal interrupts the wait.
-func flock(fd, how int) error {
-	for {
-		err := syscall.Flock(fd, how)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}

@@ -11,8 +11,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/mailer-dev/mailer/internal/appendonly"
 )
 
 // Event is one line of the events file (JSON lines). It holds no address;
@@ -74,52 +75,24 @@ func OpenLog(path string) (*Log, error) {
 
 // repairTail cuts bytes after the last newline, under the lock.
 func repairTail(f *os.File) error {
-	if err := flock(f, syscall.LOCK_EX); err != nil {
+	if err := appendonly.Lock(f); err != nil {
 		return err
 	}
-	defer flock(f, syscall.LOCK_UN)
+	defer appendonly.Unlock(f)
 	return cutTail(f)
 }
 
 // cutTail cuts bytes after the last newline; the caller holds the lock.
 func cutTail(f *os.File) error {
 	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
+	if err != nil {
 		return err
 	}
-	size := st.Size()
-	var last [1]byte
-	if _, err := f.ReadAt(last[:], size-1); err != nil {
+	keep, err := appendonly.CompleteSize(f)
+	if err != nil || keep == st.Size() {
 		return err
 	}
-	if last[0] == '\n' {
-		return nil
-	}
-	buf := make([]byte, 4096)
-	for end := size; end > 0; {
-		start := max(end-int64(len(buf)), 0)
-		b := buf[:end-start]
-		if _, err := f.ReadAt(b, start); err != nil {
-			return err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			if keep := start + int64(i) + 1; keep != size {
-				return f.Truncate(keep)
-			}
-			return nil
-		}
-		end = start
-	}
-	return f.Truncate(0)
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
+	return f.Truncate(keep)
 }
 
 // Append writes e and returns once it is on disk (or the commit failed).
@@ -184,10 +157,10 @@ func (l *Log) write(b []byte) error {
 		l.testWrite()
 	}
 	l.commits.Add(1)
-	if err := flock(l.f, syscall.LOCK_EX); err != nil {
+	if err := appendonly.Lock(l.f); err != nil {
 		return err
 	}
-	defer flock(l.f, syscall.LOCK_UN)
+	defer appendonly.Unlock(l.f)
 	// A torn line since the last commit (another process that died
 	// mid-append, or our own write cut short by a full disk) would glue
 	// onto ours and make the file unreadable from there on.
