@@ -119,8 +119,10 @@ func runServe(ctx context.Context, o *ServeOptions, stdout io.Writer, u *ui) err
 	known, err := suppress.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		known, err = nil, nil
-	} else if b, rerr := os.ReadFile(path); rerr == nil && len(b) == 0 {
-		known, err = nil, nil // empty: the first append writes the header
+	} else if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.Size() == 0 {
+			known, err = nil, nil // empty: the first append writes the header
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("--suppress: %w", err)
