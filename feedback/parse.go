@@ -218,7 +218,7 @@ func originalFrom(b []byte) Original {
 	h := message.Header{Header: th}
 	var o Original
 	o.MessageID = messageID(h)
-	o.To = addresses(h, "To")
+	o.To = addressesAll(h, "To")
 	o.ReturnPath = firstAddress(h, "Return-Path")
 	mh := mail.Header{Header: h}
 	o.Subject, _ = mh.Subject()
@@ -271,8 +271,6 @@ func addressesAll(h message.Header, key string) []string {
 	}
 	return out
 }
-
-func addresses(h message.Header, key string) []string { return addressesAll(h, key) }
 
 func firstAddress(h message.Header, key string) string {
 	if l := addressesAll(h, key); len(l) > 0 {

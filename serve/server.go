@@ -220,7 +220,7 @@ func (s *Server) handle(pattern string, h http.Handler) (err error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.o.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	ip := s.clientIP(r)
+	ip := s.ClientIP(r)
 	h := w.Header()
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -295,9 +295,7 @@ func (s *Server) redact(u *url.URL) string {
 // ClientIP is the client's IP address as the rate limit and the access
 // log see it: the peer, or Options.ClientIPHeader's value from a loopback
 // proxy.
-func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
-
-func (s *Server) clientIP(r *http.Request) string {
+func (s *Server) ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -166,9 +165,7 @@ func runBounces(ctx context.Context, o *BouncesOptions, stdout io.Writer) error 
 	}
 	sum := p.Summary()
 	if o.Format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil && runErr == nil {
+		if err := encodeJSON(stdout, sum); err != nil && runErr == nil {
 			runErr = err
 		}
 	} else {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -182,9 +181,7 @@ func checkSender(ctx context.Context, o *CheckOptions, tmpl *render.Template, st
 		return err
 	}
 	if o.Format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"sender": lines}); err != nil {
+		if err := encodeJSON(stdout, map[string]any{"sender": lines}); err != nil {
 			return err
 		}
 	} else {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -87,15 +86,13 @@ func runReport(o *ReportOptions, stdout io.Writer) error {
 		}
 	}
 	if o.Format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
 		if eng != nil {
-			return enc.Encode(struct {
+			return encodeJSON(stdout, struct {
 				*campaign.Report
 				Engagement *engagement `json:"engagement"`
 			}{rep, eng})
 		}
-		return enc.Encode(rep)
+		return encodeJSON(stdout, rep)
 	}
 	printReport(stdout, rep)
 	if eng != nil {

@@ -119,8 +119,10 @@ func runServe(ctx context.Context, o *ServeOptions, stdout io.Writer, u *ui) err
 	known, err := suppress.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		known, err = nil, nil
-	} else if b, rerr := os.ReadFile(path); rerr == nil && len(b) == 0 {
-		known, err = nil, nil // empty: the first append writes the header
+	} else if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.Size() == 0 {
+			known, err = nil, nil // empty: the first append writes the header
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("--suppress: %w", err)
@@ -140,13 +142,9 @@ func runServe(ctx context.Context, o *ServeOptions, stdout io.Writer, u *ui) err
 	if tr != nil {
 		defer tr.log.Close() // after Serve: the requests in flight have their answers
 	}
-	limit := rate.Limit(o.ClientRate)
-	if o.ClientRate <= 0 {
-		limit = -1
-	}
 	s, err := serve.New(serve.Options{
 		URL: o.UnsubscribeURL, Secret: []byte(secret), Suppress: g, Known: known,
-		ClientRate: limit, ClientBurst: o.ClientBurst, ClientIPHeader: o.ClientIPHeader,
+		ClientRate: flagRate(o.ClientRate), ClientBurst: o.ClientBurst, ClientIPHeader: o.ClientIPHeader,
 		Log:      func(a serve.Access) { logAccess(u, a) },
 		ErrorLog: func(msg string) { u.warn(msg) },
 	})
@@ -198,6 +196,16 @@ func logAccess(u *ui, a serve.Access) {
 	u.info(fmt.Sprintf("%s %s %s %d %dB %.1fms", a.Remote, a.Method, a.Path, a.Status, a.Bytes, ms),
 		"kind", "access", "remote", a.Remote, "method", a.Method, "path", a.Path, "status", a.Status,
 		"bytes", a.Bytes, "ms", ms)
+}
+
+// flagRate is a --client-rate or --track-rate for package serve, where a
+// negative rate means no limit (0 there is its default): 0 on the command
+// line means no limit.
+func flagRate(r float64) rate.Limit {
+	if r <= 0 {
+		return -1
+	}
+	return rate.Limit(r)
 }
 
 // The default limit of the tracking routes: looser than the unsubscribe
@@ -262,10 +270,6 @@ func (tr *trackRoutes) mount(s *serve.Server, o *ServeOptions) error {
 		tr.over.Add(1)
 		return nil
 	})}
-	limit := rate.Limit(o.TrackRate)
-	if o.TrackRate <= 0 {
-		limit = -1
-	}
 	var hh http.Handler = h
 	if o.LogIP && o.ClientIPHeader != "" { // the IP kept is the client's, not the proxy's
 		hh = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +279,7 @@ func (tr *trackRoutes) mount(s *serve.Server, o *ServeOptions) error {
 		})
 	}
 	for _, p := range []string{"c/", "o/"} {
-		if err := s.HandleLimit(tr.prefix+p, http.StripPrefix(strip, hh), http.StripPrefix(strip, over), limit, o.TrackBurst); err != nil {
+		if err := s.HandleLimit(tr.prefix+p, http.StripPrefix(strip, hh), http.StripPrefix(strip, over), flagRate(o.TrackRate), o.TrackBurst); err != nil {
 			return err
 		}
 	}
