@@ -8,8 +8,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-
-	"github.com/mailer-dev/mailer/internal/appendonly"
 )
 
 // The journal is the results file's companion (RESULTS.journal). It does
@@ -74,13 +72,8 @@ func openJournal(results string) (*journal, error) {
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}
 	}
-	switch held, err := appendonly.TryLock(f); {
-	case err != nil:
-		f.Close()
-		return nil, &WriteError{Path: path, Err: fmt.Errorf("lock: %w", err)}
-	case !held:
-		f.Close()
-		return nil, &LockedError{Path: path, PID: lockHolder(path)}
+	if err := openLocked(f, path, func() string { return lockHolder(path) }); err != nil {
+		return nil, err
 	}
 	j := &journal{path: path, f: f}
 	if err := j.load(); err != nil {

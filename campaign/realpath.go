@@ -75,12 +75,7 @@ func lockResults(path string) (*fileLock, error) {
 	if err != nil {
 		return nil, &WriteError{Path: path, Err: err}
 	}
-	switch held, err := appendonly.TryLock(f); {
-	case err != nil:
-		f.Close()
-		return nil, &WriteError{Path: path, Err: fmt.Errorf("lock: %w", err)}
-	case !held:
-		defer f.Close()
+	err = openLocked(f, path, func() string {
 		pid := ""
 		if real, err := resolve(path); err == nil {
 			pid = lockHolder(real + ".journal")
@@ -88,9 +83,28 @@ func lockResults(path string) (*fileLock, error) {
 		if pid == "" {
 			pid = flockHolder(f) // a hard link: the holder's journal has another name
 		}
-		return nil, &LockedError{Path: path, PID: pid}
+		return pid
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &fileLock{f: f}, nil
+}
+
+// openLocked takes f's lock for the run, or closes f and returns why not:
+// a *LockedError naming the holder (holder is asked only then) or a
+// *WriteError.
+func openLocked(f *os.File, path string, holder func() string) error {
+	switch held, err := appendonly.TryLock(f); {
+	case err != nil:
+		f.Close()
+		return &WriteError{Path: path, Err: fmt.Errorf("lock: %w", err)}
+	case !held:
+		pid := holder()
+		f.Close()
+		return &LockedError{Path: path, PID: pid}
+	}
+	return nil
 }
 
 func (l *fileLock) close() error { return l.f.Close() }
